@@ -106,8 +106,8 @@ const buildEnv = {
   ...(nodedir ? { npm_config_nodedir: nodedir } : {}),
 };
 
-function runInstallScript(timeout) {
-  return spawnSync(process.execPath, [path.join(tfnDir, 'scripts', 'install.js')], {
+function runInstallScript(timeout, args = []) {
+  return spawnSync(process.execPath, [path.join(tfnDir, 'scripts', 'install.js'), ...args], {
     cwd: tfnDir,
     env: buildEnv,
     encoding: 'utf8',
@@ -127,7 +127,8 @@ if (env.REGIME_ZOO_SKIP_OFFICIAL === '1') {
   attempts.push({ route: 'official', ok: false, detail: 'skipped (REGIME_ZOO_SKIP_OFFICIAL=1)' });
 } else {
   log("trying tfjs-node's own install (downloads libtensorflow)...");
-  const r = runInstallScript(Number(env.REGIME_ZOO_DOWNLOAD_TIMEOUT_MS || 300000));
+  // 'cpu download' makes it fetch libtensorflow even when deps/ is already staged.
+  const r = runInstallScript(Number(env.REGIME_ZOO_DOWNLOAD_TIMEOUT_MS || 300000), ['cpu', 'download']);
   const err = r.status === 0 ? loadError() : `install script exited with ${r.status ?? r.signal}: ${tail(r)}`;
   attempts.push({ route: 'official', ok: err === null, detail: err ?? 'ok' });
   if (err === null) done('official', { libtensorflow: path.join(tfnDir, 'deps', 'lib'), tensorflowVersion: '2.9.1' });
