@@ -81,7 +81,7 @@ function fallback(lines, dir) {
     '  - make `pip download --no-deps tensorflow-cpu` work (pip index or find-links), or',
     '  - set REGIME_ZOO_LIBTENSORFLOW_DIR to a folder holding a tensorflow-cpu wheel (.whl) or its',
     '    unpacked libtensorflow_cc.so.2, libtensorflow_framework.so.2 and include/.',
-    '`pnpm doctor` (or `npx zoo doctor`) shows which backend is active and why.',
+    '`npx zoo doctor` (`pnpm run doctor` in the workspace) shows which backend is active and why.',
     '='.repeat(78),
     '',
   ];
@@ -118,8 +118,8 @@ function runInstallScript(timeout, args = []) {
 /** The most telling line of a child's output: its last error line, else its last line. */
 function tail(r) {
   const lines = `${r.stdout || ''}\n${r.stderr || ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
-  const errors = lines.filter((l) => /error|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|timed out/i.test(l));
-  return (errors.at(-1) ?? lines.at(-1) ?? '').slice(0, 240);
+  const pick = lines.find((l) => /^\w*Error\b.*:/.test(l)) ?? lines.filter((l) => /error|timed out/i.test(l)).at(-1);
+  return (pick ?? lines.at(-1) ?? '').slice(0, 240);
 }
 
 // ---- 1. official ----------------------------------------------------------------------------
@@ -196,11 +196,12 @@ function pipDownload(dir) {
     });
     if (r.error) {
       attempts.push({ route: 'pip', ok: false, detail: `${py}: ${r.error.message}` });
-      continue;
+      continue; // no such interpreter: try the next name
     }
     const wheel = findWheel(dir);
     if (r.status === 0 && wheel) return wheel;
     attempts.push({ route: 'pip', ok: false, detail: `${py} -m pip download tensorflow-cpu exited ${r.status}: ${tail(r)}` });
+    return null;
   }
   return null;
 }
