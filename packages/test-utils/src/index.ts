@@ -15,3 +15,35 @@ export async function expectNoTensorLeak<T>(fn: () => T | Promise<T>, label = 'f
   }
   return result;
 }
+
+/** A tiny model config for fast tests (about 10k parameters). */
+export const tinyConfig = {
+  vocabSize: 16,
+  contextLength: 32,
+  dModel: 16,
+  nHeads: 2,
+  nLayers: 2,
+  seed: 1,
+} as const;
+
+/** Deterministic pseudo-random integer rows in [lo, hi), for fixtures. */
+export function fixtureTokens(rows: number, cols: number, seed = 1, lo = 1, hi = 16): number[][] {
+  let x = seed >>> 0 || 1;
+  const next = () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => lo + (next() % (hi - lo))));
+}
+
+/** Largest absolute elementwise difference of two equally shaped arrays. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

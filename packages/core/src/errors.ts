@@ -1,0 +1,80 @@
+/** Every error regime-zoo raises has one of these codes. */
+export type ZooErrorCode =
+  | 'CONFIG_INVALID'
+  | 'OPTION_INVALID'
+  | 'TOKEN_OUT_OF_RANGE'
+  | 'SEQUENCE_TOO_LONG'
+  | 'SHAPE_MISMATCH'
+  | 'CHECKPOINT_MISSING'
+  | 'CHECKPOINT_CORRUPT'
+  | 'CHECKPOINT_MISMATCH'
+  | 'NON_FINITE'
+  | 'ABORTED'
+  | 'ENV_ERROR'
+  | 'PLUGIN_FAILED'
+  | 'INTERNAL';
+
+export interface ZooErrorOptions {
+  cause?: unknown;
+  /** The config field, option or file the error is about (`dModel`, `options.beta`, `weights.bin`). */
+  field?: string;
+  /** Position of the offending token: `[row, column]` in a batch or `[column]`. */
+  position?: number[];
+  /** Training step at which it happened. */
+  step?: number;
+  /** Plugin and hook, when a plugin failed. */
+  plugin?: string;
+  hook?: string;
+}
+
+/**
+ * The one error class of regime-zoo (tRPC's `TRPCError` shape): a literal-union `code`, a `cause`,
+ * and where it happened. Messages say what was wrong, where, and what would be right.
+ */
+export class ZooError extends Error {
+  override readonly name = 'ZooError';
+  readonly code: ZooErrorCode;
+  readonly field: string | undefined;
+  readonly position: number[] | undefined;
+  readonly step: number | undefined;
+  readonly plugin: string | undefined;
+  readonly hook: string | undefined;
+
+  constructor(code: ZooErrorCode, message: string, options: ZooErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.field = options.field;
+    this.position = options.position;
+    this.step = options.step;
+    this.plugin = options.plugin;
+    this.hook = options.hook;
+  }
+}
+
+/** Turns anything thrown into a `ZooError` (tRPC's `getTRPCErrorFromUnknown`). */
+export function toZooError(e: unknown, fallback: ZooErrorCode = 'INTERNAL'): ZooError {
+  if (e instanceof ZooError) return e;
+  if (e instanceof Error) return new ZooError(fallback, e.message, { cause: e });
+  return new ZooError(fallback, String(e), { cause: e });
+}
+
+/**
+ * Runs a plugin hook and wraps whatever it throws with the plugin's name and the hook (rollup's
+ * `logPluginError`), keeping the original as `cause`. An `ABORTED` error passes through unchanged.
+ */
+export async function callPluginHook<T>(plugin: { name: string }, hook: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const inner = toZooError(e);
+    if (inner.code === 'ABORTED' || (inner.plugin === plugin.name && inner.hook === hook)) throw inner;
+    throw new ZooError(inner.code === 'INTERNAL' ? 'PLUGIN_FAILED' : inner.code, `[plugin ${plugin.name}, hook ${hook}] ${inner.message}`, {
+      cause: e,
+      plugin: plugin.name,
+      hook,
+      ...(inner.field ? { field: inner.field } : {}),
+      ...(inner.position ? { position: inner.position } : {}),
+      ...(inner.step !== undefined ? { step: inner.step } : {}),
+    });
+  }
+}

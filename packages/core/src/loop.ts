@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
+import { ZooError } from './errors.js';
+import type { Example, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
+import type { LossOutput, Trainer } from './train.js';
+
+/**
+ * Pads examples on the right into `tokens` [B, T] (int32) and `targets` [B, T-1] (1 where the token at
+ * t+1 is a training target: the example's `targetMask`, or every real token after the first).
+ */
+export function padExamples(examples: readonly Example[], padId = 0): { tokens: tf.Tensor2D; targets: tf.Tensor2D } {
+  const T = Math.max(...examples.map((e) => e.tokens.length));
+  const ids = new Int32Array(examples.length * T).fill(padId);
+  const mask = new Float32Array(examples.length * (T - 1));
+  examples.forEach((e, b) => {
+    if (e.targetMask && e.targetMask.length !== e.tokens.length) {
+      throw new ZooError('SHAPE_MISMATCH', `example ${b}: targetMask has ${e.targetMask.length} entries but tokens has ${e.tokens.length}`, { field: 'targetMask', position: [b] });
+    }
+    e.tokens.forEach((id, t) => {
+      ids[b * T + t] = id;
+      if (t > 0 && (e.targetMask ? e.targetMask[t] : true)) mask[b * (T - 1) + t - 1] = 1;
+    });
+  });
+  return { tokens: tf.tensor2d(ids, [examples.length, T], 'int32'), targets: tf.tensor2d(mask, [examples.length, T - 1]) };
+}
+
+export interface TrainLoopOptions {
+  /** The plugin running the loop (named in progress events and errors). */
+  plugin: string;
+  trainer: Trainer;
+  /** Loss of micro-batch `micro` at `step`; called inside `tf.tidy`. */
+  loss: (step: number, micro: number) => LossOutput;
+  log?: MetricsSink;
+  progress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+  /** Save here every `checkpointEvery` steps, on abort and at the end; resume from here if a checkpoint exists. */
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  /** Stored in the checkpoint's `regime` field. */
+  regimeMeta?: unknown;
+  tokenizer?: unknown;
+}
+
+/**
+ * The loop every trainer-based regime shares: resume from `checkpointDir` when it holds a checkpoint,
+ * step until `trainer.totalSteps`, log and report progress, checkpoint periodically, and on abort save
+ * and return `aborted: true`. A `NON_FINITE` step throws and leaves the last good checkpoint in place.
+ */
+export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
+  const { trainer } = o;
+  const dir = o.checkpointDir;
+  const save = async () => {
+    if (dir) await saveCheckpoint(dir, { model: trainer.model, trainer, regime: o.regimeMeta, tokenizer: o.tokenizer });
+  };
+  if (dir && fs.existsSync(path.join(dir, 'model.json'))) {
+    const ckpt = await loadCheckpoint(dir);
+    try {
+      trainer.model.copyWeightsFrom(ckpt.model);
+    } finally {
+      ckpt.model.dispose();
+    }
+    restoreTrainer(trainer, ckpt);
+  }
+  let metrics: Record<string, number> = {};
+  const every = o.checkpointEvery ?? 0;
+  while (trainer.step < trainer.totalSteps) {
+    if (o.signal?.aborted) {
+      await save();
+      return { steps: trainer.step, metrics, aborted: true };
+    }
+    const step = trainer.step;
+    const info = trainer.trainStep((micro) => o.loss(step, micro));
+    metrics = { loss: info.loss, ...info.metrics, 'train/lr': info.lr, 'train/grad_norm': info.gradNorm };
+    o.log?.(step, metrics);
+    o.progress?.({ plugin: o.plugin, phase: 'train', step: trainer.step, total: trainer.totalSteps, metrics });
+    if (every > 0 && trainer.step % every === 0) await save();
+    // Let abort listeners and I/O run between steps.
+    await new Promise((r) => setImmediate(r));
+  }
+  await save();
+  return { steps: trainer.step, metrics };
+}

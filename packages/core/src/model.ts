@@ -1,0 +1,457 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ensureBackend } from './backend.js';
+import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { ZooError } from './errors.js';
+import { Rng } from './rng.js';
+
+/** A hook sees an activation (shape as in TransformerLens) and may return a replacement of the same shape. */
+export type HookFn = (activation: tf.Tensor, name: string) => tf.Tensor | void;
+
+export interface ForwardOptions {
+  /** Hook functions by TransformerLens name (`blocks.0.hook_resid_post`, `blocks.1.attn.hook_pattern`, ...). */
+  hooks?: Record<string, HookFn>;
+  /** Activations whose names pass this filter are written into `cache`, kept past any tidy: dispose them. */
+  cacheFilter?: (name: string) => boolean;
+  cache?: Record<string, tf.Tensor>;
+  /** Apply dropout (when `config.dropout > 0`); `dropoutSeed` makes it reproducible. */
+  training?: boolean;
+  dropoutSeed?: number;
+}
+
+export type ForwardResult = {
+  /** [batch, time, vocab] */
+  logits: tf.Tensor3D;
+  /** [batch, time], present when the model has a value head. */
+  values?: tf.Tensor2D;
+};
+
+/** Key/value cache for incremental decoding: per layer, K and V of shape [batch, heads, time, dHead]. */
+export interface KVCache {
+  batch: number;
+  length: number;
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
+}
+
+/** Token input: rows of ids (validated), or an int32 tensor [batch, time] (trusted). */
+export type TokenInput = readonly (readonly number[])[] | tf.Tensor2D;
+
+let modelIds = 0;
+let variableIds = 0;
+
+/** Names of every hook point, in forward order (TransformerLens's names). */
+export function hookNames(nLayers: number): string[] {
+  const names = ['hook_embed', 'hook_pos_embed'];
+  for (let l = 0; l < nLayers; l++) {
+    const b = `blocks.${l}`;
+    names.push(
+      `${b}.hook_resid_pre`,
+      `${b}.ln1.hook_normalized`,
+      `${b}.attn.hook_q`,
+      `${b}.attn.hook_k`,
+      `${b}.attn.hook_v`,
+      `${b}.attn.hook_attn_scores`,
+      `${b}.attn.hook_pattern`,
+      `${b}.attn.hook_z`,
+      `${b}.hook_attn_out`,
+      `${b}.hook_resid_mid`,
+      `${b}.ln2.hook_normalized`,
+      `${b}.mlp.hook_post`,
+      `${b}.hook_mlp_out`,
+      `${b}.hook_resid_post`,
+    );
+  }
+  names.push('ln_final.hook_normalized');
+  return names;
+}
+
+/** The shapes of every parameter of a config, in a fixed order (the checkpoint order). */
+export function parameterShapes(c: ModelConfig): [string, number[]][] {
+  const d = c.dModel;
+  const m = d * c.mlpRatio;
+  const out: [string, number[]][] = [
+    ['embed.W_E', [c.vocabSize, d]],
+    ['pos_embed.W_pos', [c.contextLength, d]],
+  ];
+  for (let l = 0; l < c.nLayers; l++) {
+    const b = `blocks.${l}`;
+    out.push(
+      [`${b}.ln1.w`, [d]],
+      [`${b}.ln1.b`, [d]],
+      [`${b}.attn.W_QKV`, [d, 3 * d]],
+      [`${b}.attn.b_QKV`, [3 * d]],
+      [`${b}.attn.W_O`, [d, d]],
+      [`${b}.attn.b_O`, [d]],
+      [`${b}.ln2.w`, [d]],
+      [`${b}.ln2.b`, [d]],
+      [`${b}.mlp.W_in`, [d, m]],
+      [`${b}.mlp.b_in`, [m]],
+      [`${b}.mlp.W_out`, [m, d]],
+      [`${b}.mlp.b_out`, [d]],
+    );
+  }
+  out.push(['ln_final.w', [d]], ['ln_final.b', [d]]);
+  if (!c.tiedEmbeddings) out.push(['unembed.W_U', [d, c.vocabSize]]);
+  out.push(['unembed.b_U', [c.vocabSize]]);
+  if (c.valueHead) out.push(['value_head.W', [d, 1]], ['value_head.b', [1]]);
+  return out;
+}
+
+/** GPT-2 initialisation: N(0, std) weights, residual-output weights scaled by 1/sqrt(2·layers), zero biases, unit LayerNorm gains. */
+function initialValue(name: string, shape: number[], c: ModelConfig, seed: number): tf.Tensor {
+  if (/\.(ln1|ln2)\.w$|^ln_final\.w$/.test(name)) return tf.ones(shape);
+  if (/\.b(_\w+)?$|\.b$/.test(name)) return tf.zeros(shape);
+  const std = /attn\.W_O$|mlp\.W_out$/.test(name) ? c.initStd / Math.sqrt(2 * c.nLayers) : c.initStd;
+  return tf.randomNormal(shape, 0, std, 'float32', seed);
+}
+
+/**
+ * A decoder-only transformer built from tfjs ops and `tf.variable`s: token + learned position
+ * embeddings, pre-LayerNorm blocks with causal multi-head attention (one fused QKV matmul) and a GELU
+ * MLP, a final LayerNorm, an unembedding (tied or not), and an optional value head on the trunk.
+ * Activations carry TransformerLens hook names; see `hookNames`.
+ */
+export class Transformer {
+  config: ModelConfig;
+  readonly params = new Map<string, tf.Variable>();
+  private readonly id = ++modelIds;
+  private trainableFlag: boolean;
+  private mask: tf.Tensor2D;
+
+  private constructor(config: ModelConfig, trainable: boolean) {
+    ensureBackend();
+    this.config = config;
+    this.trainableFlag = trainable;
+    // Additive causal mask: 0 on and below the diagonal, -1e9 above.
+    this.mask = tf.tidy(() => {
+      const n = config.contextLength;
+      const lower = tf.linalg.bandPart(tf.ones([n, n]), -1, 0);
+      return tf.mul(tf.sub(1, lower), -1e9) as tf.Tensor2D;
+    });
+  }
+
+  /** A new model with seeded initialisation (`config.seed`). Throws `CONFIG_INVALID` naming the field. */
+  static create(config: ModelConfigInput, options: { trainable?: boolean } = {}): Transformer {
+    const c = parseModelConfig(config);
+    const model = new Transformer(c, options.trainable ?? true);
+    const rng = new Rng(c.seed);
+    for (const [name, shape] of parameterShapes(c)) {
+      const seed = rng.seed();
+      model.setParam(name, tf.tidy(() => initialValue(name, shape, c, seed)));
+    }
+    return model;
+  }
+
+  /** A model from given weights (checkpoint loading); shapes are checked against the config. */
+  static fromWeights(config: ModelConfigInput, weights: Record<string, tf.Tensor>, options: { trainable?: boolean } = {}): Transformer {
+    const c = parseModelConfig(config);
+    const model = new Transformer(c, options.trainable ?? true);
+    for (const [name, shape] of parameterShapes(c)) {
+      const w = weights[name];
+      if (!w) {
+        model.dispose();
+        throw new ZooError('CHECKPOINT_MISMATCH', `weights lack "${name}" (shape [${shape}]) that the config needs`, { field: name });
+      }
+      if (!tf.util.arraysEqual(w.shape, shape)) {
+        model.dispose();
+        throw new ZooError('CHECKPOINT_MISMATCH', `weight "${name}" has shape [${w.shape}] but the config needs [${shape}]`, { field: name });
+      }
+      model.setParam(name, tf.clone(w));
+    }
+    return model;
+  }
+
+  get trainable(): boolean {
+    return this.trainableFlag;
+  }
+
+  private setParam(name: string, value: tf.Tensor): void {
+    const old = this.params.get(name);
+    const v = tf.variable(value, this.trainableFlag, `rz${this.id}.${++variableIds}/${name}`);
+    value.dispose();
+    this.params.set(name, v);
+    old?.dispose();
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new ZooError('INTERNAL', `model has no parameter "${name}"`);
+    return v;
+  }
+
+  /** Trainable variables in checkpoint order. */
+  variables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  numParams(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  /** Turns the token input into an int32 tensor, checking ids and length (throws with the position). */
+  tokensToTensor(tokens: TokenInput): tf.Tensor2D {
+    if (tokens instanceof tf.Tensor) {
+      if (tokens.rank !== 2) throw new ZooError('SHAPE_MISMATCH', `tokens must be [batch, time], got shape [${tokens.shape}]`, { field: 'tokens' });
+      if (tokens.shape[1] > this.config.contextLength) {
+        throw new ZooError('SEQUENCE_TOO_LONG', `sequence length ${tokens.shape[1]} exceeds contextLength ${this.config.contextLength}; truncate or build a model with a longer context`, {
+          field: 'tokens',
+          position: [0, this.config.contextLength],
+        });
+      }
+      return tokens.dtype === 'int32' ? tokens.clone() : tf.cast(tokens, 'int32');
+    }
+    const rows = tokens.length;
+    const cols = tokens[0]?.length ?? 0;
+    if (rows === 0 || cols === 0) throw new ZooError('SHAPE_MISMATCH', 'tokens must hold at least one row of at least one token', { field: 'tokens' });
+    const data = new Int32Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const row = tokens[r]!;
+      if (row.length !== cols) {
+        throw new ZooError('SHAPE_MISMATCH', `token row ${r} has length ${row.length} but row 0 has ${cols}; pad rows to one length`, { field: 'tokens', position: [r] });
+      }
+      if (cols > this.config.contextLength) {
+        throw new ZooError('SEQUENCE_TOO_LONG', `row ${r} has ${cols} tokens, more than contextLength ${this.config.contextLength}; truncate to ${this.config.contextLength}`, {
+          field: 'tokens',
+          position: [r, this.config.contextLength],
+        });
+      }
+      for (let t = 0; t < cols; t++) {
+        const id = row[t]!;
+        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+          throw new ZooError('TOKEN_OUT_OF_RANGE', `token id ${id} at row ${r}, position ${t} is outside the vocabulary [0, ${this.config.vocabSize - 1}]`, {
+            field: 'tokens',
+            position: [r, t],
+          });
+        }
+        data[r * cols + t] = id;
+      }
+    }
+    return tf.tensor2d(data, [rows, cols], 'int32');
+  }
+
+  private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
+    const mean = tf.mean(x, -1, true);
+    const xc = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(xc), -1, true);
+    const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
+    return tf.add(tf.mul(normed, this.p(`${prefix}.w`)), this.p(`${prefix}.b`)) as tf.Tensor2D;
+  }
+
+  private linear(x: tf.Tensor2D, w: string, b?: string): tf.Tensor2D {
+    return tf.fused.matMul({ a: x, b: this.p(w), ...(b ? { bias: this.p(b) } : {}) }) as tf.Tensor2D;
+  }
+
+  private static gelu(x: tf.Tensor): tf.Tensor {
+    // GPT-2's tanh approximation (TransformerLens "gelu_new").
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  }
+
+  /**
+   * Full forward pass. Call inside `tf.tidy` (or dispose the result). Hooks and the cache see
+   * activations shaped as TransformerLens shows them: [batch, pos, d_model] for the residual stream,
+   * [batch, head, query_pos, key_pos] for patterns, [batch, pos, head, d_head] for q/k/v/z.
+   */
+  forward(tokens: TokenInput, options: ForwardOptions = {}): ForwardResult {
+    return tf.tidy(() => {
+      const ids = this.tokensToTensor(tokens);
+      const [B, T] = ids.shape;
+      return this.run(ids, B, T, 0, options, undefined);
+    });
+  }
+
+  /** Runs the model and returns logits plus a cache of the activations `namesFilter` selects; dispose both. */
+  runWithCache(tokens: TokenInput, options: { namesFilter?: ((name: string) => boolean) | readonly string[] } = {}): ForwardResult & { cache: Record<string, tf.Tensor> } {
+    const f = options.namesFilter;
+    const filter = f === undefined ? () => true : typeof f === 'function' ? f : (n: string) => f.includes(n);
+    const cache: Record<string, tf.Tensor> = {};
+    return { ...this.forward(tokens, { cacheFilter: filter, cache }), cache };
+  }
+
+  /** An empty KV cache for `batch` rows. */
+  newKVCache(batch: number): KVCache {
+    return { batch, length: 0, keys: [], values: [] };
+  }
+
+  /** Releases a KV cache's tensors. */
+  disposeKVCache(kv: KVCache): void {
+    tf.dispose([...kv.keys, ...kv.values]);
+    kv.keys = [];
+    kv.values = [];
+    kv.length = 0;
+  }
+
+  /**
+   * Feeds `tokens` ([batch, n] new tokens, usually n = 1) after the `kv.length` tokens already in the
+   * cache, updates the cache in place and returns logits [batch, n, vocab] for the new positions.
+   */
+  decode(tokens: TokenInput, kv: KVCache, options: ForwardOptions = {}): ForwardResult {
+    const ids = this.tokensToTensor(tokens);
+    try {
+      const [B, n] = ids.shape;
+      if (B !== kv.batch) throw new ZooError('SHAPE_MISMATCH', `decode got ${B} rows but the KV cache was made for ${kv.batch}`, { field: 'tokens' });
+      if (kv.length + n > this.config.contextLength) {
+        throw new ZooError('SEQUENCE_TOO_LONG', `decoding to length ${kv.length + n} exceeds contextLength ${this.config.contextLength}`, {
+          field: 'tokens',
+          position: [0, this.config.contextLength],
+        });
+      }
+      const next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } = { keys: [], values: [] };
+      const result = tf.tidy(() => {
+        const r = this.run(ids, B, n, kv.length, options, { kv, next });
+        for (const t of [...next.keys, ...next.values]) tf.keep(t);
+        return r;
+      });
+      tf.dispose([...kv.keys, ...kv.values]);
+      kv.keys = next.keys;
+      kv.values = next.values;
+      kv.length += n;
+      return result;
+    } finally {
+      ids.dispose();
+    }
+  }
+
+  private run(
+    ids: tf.Tensor2D,
+    B: number,
+    T: number,
+    start: number,
+    o: ForwardOptions,
+    incremental: { kv: KVCache; next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } } | undefined,
+  ): ForwardResult {
+    const c = this.config;
+    const D = c.dModel;
+    const H = c.nHeads;
+    const dh = D / H;
+    const N = B * T;
+    const watch = o.hooks || o.cacheFilter ? (name: string) => Boolean(o.hooks?.[name] || o.cacheFilter?.(name)) : undefined;
+
+    // Applies the hook and cache for `name` to x, viewed with `shape` (TransformerLens's layout).
+    const tap = <X extends tf.Tensor>(name: string, x: X, view?: number[]): X => {
+      if (!watch || !watch(name)) return x;
+      let a: tf.Tensor = view ? tf.reshape(x, view) : x;
+      const replaced = o.hooks?.[name]?.(a, name);
+      if (replaced) {
+        if (!tf.util.arraysEqual(replaced.shape, a.shape)) {
+          throw new ZooError('SHAPE_MISMATCH', `hook "${name}" returned shape [${replaced.shape}], expected [${a.shape}]`, { field: name });
+        }
+        a = replaced;
+      }
+      if (o.cacheFilter?.(name) && o.cache) o.cache[name] = tf.keep(a);
+      return (view ? tf.reshape(a, x.shape) : a) as X;
+    };
+    const resid = [B, T, D];
+    const drop = (x: tf.Tensor2D, k: number): tf.Tensor2D =>
+      o.training && c.dropout > 0 ? (tf.dropout(x, c.dropout, undefined, (o.dropoutSeed ?? 0) * 1000 + k) as tf.Tensor2D) : x;
+
+    const flat = tf.reshape(ids, [N]);
+    const embed = tap('hook_embed', tf.gather(this.p('embed.W_E'), flat) as tf.Tensor2D, resid);
+    const posRows = tf.slice(this.p('pos_embed.W_pos'), [start, 0], [T, D]);
+    const pos = tap('hook_pos_embed', tf.reshape(tf.tile(posRows, [B, 1]), [N, D]) as tf.Tensor2D, resid);
+    let x = drop(tf.add(embed, pos), 0);
+    const mask = incremental ? undefined : tf.slice(this.mask, [0, 0], [T, T]);
+    const scale = 1 / Math.sqrt(dh);
+
+    for (let l = 0; l < c.nLayers; l++) {
+      const b = `blocks.${l}`;
+      x = tap(`${b}.hook_resid_pre`, x, resid);
+      const h1 = tap(`${b}.ln1.hook_normalized`, this.layerNorm(x, `${b}.ln1`), resid);
+      const qkv = this.linear(h1, `${b}.attn.W_QKV`, `${b}.attn.b_QKV`);
+      // [N, 3D] -> [3, B, H, T, dh]
+      const split = tf.transpose(tf.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]);
+      const [q0, k0, v0] = tf.unstack(split) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      const headView = (name: string, t: tf.Tensor4D): tf.Tensor4D =>
+        watch?.(name) ? (tf.transpose(tap(name, tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D), [0, 2, 1, 3]) as tf.Tensor4D) : t;
+      const q = headView(`${b}.attn.hook_q`, q0);
+      let k = headView(`${b}.attn.hook_k`, k0);
+      let v = headView(`${b}.attn.hook_v`, v0);
+      if (incremental) {
+        const { kv, next } = incremental;
+        if (kv.length > 0) {
+          k = tf.concat([kv.keys[l]!, k], 2);
+          v = tf.concat([kv.values[l]!, v], 2);
+        }
+        next.keys.push(k);
+        next.values.push(v);
+      }
+      let scores = tf.mul(tf.matMul(q, k, false, true), scale) as tf.Tensor4D;
+      if (mask) scores = tf.add(scores, mask);
+      else if (T > 1) {
+        // Several new tokens at once: each may see the cache and the new tokens up to itself.
+        const Tk = k.shape[2];
+        const m = tf.slice(this.mask, [Tk - T, 0], [T, Tk]);
+        scores = tf.add(scores, m);
+      }
+      scores = tap(`${b}.attn.hook_attn_scores`, scores);
+      const pattern = tap(`${b}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
+      const z0 = tf.matMul(pattern, v) as tf.Tensor4D; // [B, H, T, dh]
+      const zt = tap(`${b}.attn.hook_z`, tf.transpose(z0, [0, 2, 1, 3]) as tf.Tensor4D);
+      const attnOut = tap(`${b}.hook_attn_out`, drop(this.linear(tf.reshape(zt, [N, D]), `${b}.attn.W_O`, `${b}.attn.b_O`), 2 * l + 1), resid);
+      x = tap(`${b}.hook_resid_mid`, tf.add(x, attnOut), resid);
+      const h2 = tap(`${b}.ln2.hook_normalized`, this.layerNorm(x, `${b}.ln2`), resid);
+      const post = tap(`${b}.mlp.hook_post`, Transformer.gelu(this.linear(h2, `${b}.mlp.W_in`, `${b}.mlp.b_in`)) as tf.Tensor2D, [B, T, D * c.mlpRatio]);
+      const mlpOut = tap(`${b}.hook_mlp_out`, drop(this.linear(post, `${b}.mlp.W_out`, `${b}.mlp.b_out`), 2 * l + 2), resid);
+      x = tap(`${b}.hook_resid_post`, tf.add(x, mlpOut), resid);
+    }
+    const final = tap('ln_final.hook_normalized', this.layerNorm(x, 'ln_final'), resid);
+    const logits2d = c.tiedEmbeddings
+      ? (tf.add(tf.matMul(final, this.p('embed.W_E'), false, true), this.p('unembed.b_U')) as tf.Tensor2D)
+      : this.linear(final, 'unembed.W_U', 'unembed.b_U');
+    const logits = tf.reshape(logits2d, [B, T, c.vocabSize]) as tf.Tensor3D;
+    if (!c.valueHead) return { logits };
+    const values = tf.reshape(this.linear(final, 'value_head.W', 'value_head.b'), [B, T]) as tf.Tensor2D;
+    return { logits, values };
+  }
+
+  /**
+   * Grows the vocabulary to `newSize` (new conditioning tokens): old rows of the embedding and columns of
+   * the unembedding are kept bit-identical; new ones are initialised from `seed`. Call before training
+   * (optimizer state made for the old shapes no longer fits).
+   */
+  growVocab(newSize: number, seed = this.config.seed + 1): void {
+    const c = this.config;
+    if (!Number.isInteger(newSize) || newSize < c.vocabSize) {
+      throw new ZooError('CONFIG_INVALID', `growVocab: newSize must be an integer ≥ the current vocabSize ${c.vocabSize}, got ${newSize}`, { field: 'vocabSize' });
+    }
+    const extra = newSize - c.vocabSize;
+    if (extra === 0) return;
+    const rng = new Rng(seed);
+    this.setParam('embed.W_E', tf.tidy(() => tf.concat([this.p('embed.W_E'), tf.randomNormal([extra, c.dModel], 0, c.initStd, 'float32', rng.seed())], 0)));
+    if (!c.tiedEmbeddings) {
+      this.setParam('unembed.W_U', tf.tidy(() => tf.concat([this.p('unembed.W_U'), tf.randomNormal([c.dModel, extra], 0, c.initStd, 'float32', rng.seed())], 1)));
+    }
+    this.setParam('unembed.b_U', tf.tidy(() => tf.concat([this.p('unembed.b_U'), tf.zeros([extra])], 0)));
+    this.config = { ...c, vocabSize: newSize };
+    // Keep checkpoint order: re-insert in parameterShapes order.
+    const ordered = parameterShapes(this.config).map(([n]) => [n, this.p(n)] as const);
+    this.params.clear();
+    for (const [n, v] of ordered) this.params.set(n, v);
+  }
+
+  /** A copy with its own variables; `trainable: false` makes a frozen reference (π₀). */
+  clone(options: { trainable?: boolean } = {}): Transformer {
+    const weights: Record<string, tf.Tensor> = {};
+    for (const [n, v] of this.params) weights[n] = v;
+    return Transformer.fromWeights(this.config, weights, { trainable: options.trainable ?? this.trainableFlag });
+  }
+
+  /** Copies another model's weights into this one (same config), e.g. to reset a policy to the base. */
+  copyWeightsFrom(other: Transformer): void {
+    for (const [n, v] of this.params) {
+      const src = other.params.get(n);
+      if (!src || !tf.util.arraysEqual(src.shape, v.shape)) {
+        throw new ZooError('SHAPE_MISMATCH', `copyWeightsFrom: "${n}" is [${src?.shape ?? 'missing'}] in the source, [${v.shape}] here`, { field: n });
+      }
+      v.assign(src);
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+    this.mask.dispose();
+  }
+}

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Log-probabilities of next tokens: `logits` [B, T, V] predict `tokens[:, 1:]`. Returns [B, T-1] with
+ * entry (b, t) = log π(tokens[b, t+1] | tokens[b, ≤t]).
+ */
+export function tokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    const lp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [B, T - 1, V]));
+    const targets = tf.slice(tokens, [0, 1], [B, T - 1]);
+    return tf.sum(tf.mul(lp, tf.oneHot(tf.cast(targets, 'int32'), V)), -1) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Masked sequence log-probabilities: Σ_t mask[b, t] · log π(tokens[b, t+1] | ≤t). `mask` is [B, T-1]
+ * (1 where the token at t+1 is scored, e.g. agent actions or every non-pad token). Returns [B].
+ */
+export function sequenceLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.sum(tf.mul(tokenLogProbs(logits, tokens), mask), -1) as tf.Tensor1D);
+}
+
+/** Entropy of the next-token distribution at every position: [B, T] in nats. */
+export function entropy(logits: tf.Tensor3D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const lp = tf.logSoftmax(logits);
+    return tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), -1)) as tf.Tensor2D;
+  });
+}
+
+/** Exact KL(π ‖ π_ref) of the next-token distributions at every position, summed over the vocabulary: [B, T]. */
+export function exactKl(logits: tf.Tensor3D, refLogits: tf.Tensor3D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const lp = tf.logSoftmax(logits);
+    const lq = tf.logSoftmax(refLogits);
+    return tf.sum(tf.mul(tf.exp(lp), tf.sub(lp, lq)), -1) as tf.Tensor2D;
+  });
+}
+
+export type KlEstimator = 'k1' | 'k3';
+
+/**
+ * Per-token sample estimators of KL(π ‖ π_ref) from log-probs of sampled tokens (Schulman, "Approximating
+ * KL divergence"; TRL's `kl_estimator`): k1 = log π − log π_ref (unbiased, can be negative);
+ * k3 = (r − 1) − log r with r = π_ref/π (unbiased and never negative).
+ */
+export function klEstimate(logp: tf.Tensor, refLogp: tf.Tensor, estimator: KlEstimator = 'k3'): tf.Tensor {
+  return tf.tidy(() => {
+    const logr = tf.sub(refLogp, logp);
+    if (estimator === 'k1') return tf.neg(logr);
+    return tf.sub(tf.sub(tf.exp(logr), 1), logr);
+  });
+}
+
+/** Mean of `x` over entries where `mask` is 1 (0 if the mask is empty). */
+export function maskedMean(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.div(tf.sum(tf.mul(x, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar);
+}
