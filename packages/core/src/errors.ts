@@ -12,7 +12,19 @@ export type ZooErrorCode =
   | 'ABORTED'
   | 'ENV_ERROR'
   | 'PLUGIN_FAILED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // Vocabulary and tokens (@regime-zoo/tokenizer)
+  | 'UNKNOWN_SYMBOL'
+  | 'UNKNOWN_NAMESPACE'
+  | 'MALFORMED_TOKEN'
+  | 'MISPLACED_TOKEN'
+  | 'UNKNOWN_ID'
+  | 'BAD_SEQUENCE'
+  | 'BAD_INPUT'
+  | 'BAD_JSON'
+  | 'EMPTY_DATASET'
+  | 'BAD_RETURN'
+  | 'UNKNOWN_BUCKET';
 
 export interface ZooErrorOptions {
   cause?: unknown;
@@ -20,6 +32,8 @@ export interface ZooErrorOptions {
   field?: string;
   /** Position of the offending token: `[row, column]` in a batch or `[column]`. */
   position?: number[];
+  /** The offending token or symbol, as given. */
+  symbol?: string;
   /** Training step at which it happened. */
   step?: number;
   /** Plugin and hook, when a plugin failed. */
@@ -36,6 +50,7 @@ export class ZooError extends Error {
   readonly code: ZooErrorCode;
   readonly field: string | undefined;
   readonly position: number[] | undefined;
+  readonly symbol: string | undefined;
   readonly step: number | undefined;
   readonly plugin: string | undefined;
   readonly hook: string | undefined;
@@ -45,6 +60,7 @@ export class ZooError extends Error {
     this.code = code;
     this.field = options.field;
     this.position = options.position;
+    this.symbol = options.symbol;
     this.step = options.step;
     this.plugin = options.plugin;
     this.hook = options.hook;

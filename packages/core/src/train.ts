@@ -200,9 +200,11 @@ export class Trainer {
       for (let i = 0; i < M; i++) {
         tf.tidy(() => {
           let metrics: Record<string, tf.Scalar> | undefined;
-          const { value, grads: g } = tf.variableGrads(() => {
+          const { value, grads: g } = variableGradsOrExplain(this.step, () => {
             const out = lossFn(i);
+            // variableGrads runs this in its own tidy: keep the metrics past it (disposed below).
             metrics = out.metrics;
+            for (const m of Object.values(metrics ?? {})) tf.keep(m);
             return out.loss;
           }, vars);
           // Parameters the loss does not touch (e.g. an unused value head) get no gradient and no update.
@@ -211,7 +213,10 @@ export class Trainer {
             grads[n] = accumulate(grads[n], grad);
           }
           lossSum = accumulate(lossSum, value) as tf.Scalar;
-          for (const [k, v] of Object.entries(metrics ?? {})) metricSums[k] = accumulate(metricSums[k], v) as tf.Scalar;
+          for (const [k, v] of Object.entries(metrics ?? {})) {
+            metricSums[k] = accumulate(metricSums[k], tf.clone(v)) as tf.Scalar;
+            v.dispose();
+          }
         });
       }
       const clipNorm = this.optimizerConfig.clipNorm;
@@ -252,6 +257,22 @@ export class Trainer {
 
   dispose(): void {
     this.optimizer.dispose();
+  }
+}
+
+/** `tf.variableGrads`, with its "no connection" failure turned into an error that says what to do. */
+function variableGradsOrExplain(step: number, f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  try {
+    return tf.variableGrads(f, vars);
+  } catch (e) {
+    if (e instanceof Error && /Cannot find a connection/.test(e.message)) {
+      throw new ZooError('CONFIG_INVALID', `step ${step}: the loss does not depend on any model parameter; compute the loss from model.forward(...) of the model being trained`, {
+        step,
+        field: 'loss',
+        cause: e,
+      });
+    }
+    throw e;
   }
 }
 
