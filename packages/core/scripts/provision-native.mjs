@@ -13,7 +13,8 @@
 //
 // Environment: REGIME_ZOO_LIBTENSORFLOW_DIR, REGIME_ZOO_CACHE_DIR, REGIME_ZOO_SKIP_OFFICIAL=1 (skip step 1),
 // REGIME_ZOO_SKIP_NATIVE=1 (do nothing), REGIME_ZOO_FORCE_NATIVE=1 (rebuild even if a binding loads),
-// REGIME_ZOO_DOWNLOAD_TIMEOUT_MS (step 1's time limit, default 300000).
+// REGIME_ZOO_DOWNLOAD_TIMEOUT_MS (step 1's time limit, default 300000), REGIME_ZOO_NO_AUTO_INSTALL=1 (when
+// run by hand and tfjs-node is missing, do not `npm install` it into the current project).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -37,11 +38,27 @@ const started = Date.now();
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, 'noop.js'));
-let tfnDir;
-try {
-  tfnDir = path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
-} catch {
-  fallback(['@tensorflow/tfjs-node is not installed (it is an optional dependency of @regime-zoo/core).'], null);
+const resolveTfjsNode = () => {
+  try {
+    return path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
+  } catch {
+    return undefined;
+  }
+};
+let tfnDir = resolveTfjsNode();
+const duringInstall = ['preinstall', 'install', 'postinstall'].includes(env.npm_lifecycle_event ?? '');
+if (!tfnDir && !duringInstall && env.REGIME_ZOO_NO_AUTO_INSTALL !== '1') {
+  // Run by hand (`npx regime-zoo-native`) after npm dropped the optional dependency because its download
+  // failed: install it into the current project without its download script, then build it below.
+  const corePkg = JSON.parse(fs.readFileSync(path.join(here, '..', 'package.json'), 'utf8'));
+  const spec = `@tensorflow/tfjs-node@${corePkg.optionalDependencies['@tensorflow/tfjs-node']}`;
+  log(`@tensorflow/tfjs-node is missing: running \`npm install --ignore-scripts ${spec}\` in ${process.cwd()} ...`);
+  const r = spawnSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', spec], { stdio: 'inherit' });
+  if (r.status === 0) tfnDir = resolveTfjsNode();
+  if (!tfnDir) attempts.push({ route: 'npm', ok: false, detail: `npm install --ignore-scripts ${spec} ${r.status === 0 ? 'did not make it resolvable from @regime-zoo/core' : `exited ${r.status}`}` });
+}
+if (!tfnDir) {
+  fallback([...attempts.map((a) => `${a.route}: ${a.detail}`), '@tensorflow/tfjs-node is not installed (it is an optional dependency of @regime-zoo/core).'], null);
 }
 
 

@@ -42,3 +42,5 @@ export type {
   ProgressEvent,
   SharedData,
 } from './plugin.js';
+/** The tfjs-core namespace core is built on (the same instance), so regimes need no separate install. */
+export * as tf from '@tensorflow/tfjs-core';
