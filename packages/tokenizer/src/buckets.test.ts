@@ -168,18 +168,18 @@ describe('errors', () => {
   it('should refuse empty, non-finite and too-small datasets and bad options at fit time', () => {
     expect(thrown(() => fitReturnBuckets([])).code).toBe('EMPTY_DATASET');
     const nan = thrown(() => fitReturnBuckets([1, 2, NaN, 4, 5, 6]));
-    expect([nan.code, nan.field, nan.position, nan.symbol]).toEqual(['BAD_RETURN', 'returns', 2, 'NaN']);
+    expect([nan.code, nan.field, nan.position, nan.symbol]).toEqual(['BAD_RETURN', 'returns', [2], 'NaN']);
     const inf = thrown(() => fitReturnBuckets([1, Infinity], { method: 'uniform', k: 1 }));
-    expect([inf.code, inf.position]).toEqual(['BAD_RETURN', 1]);
+    expect([inf.code, inf.position]).toEqual(['BAD_RETURN', [1]]);
     const few = thrown(() => fitReturnBuckets([1, 2, 3]));
-    expect([few.code, few.field]).toEqual(['BAD_OPTION', 'k']);
+    expect([few.code, few.field]).toEqual(['OPTION_INVALID', 'k']);
     expect(few.message).toMatch(/5 quantile buckets need at least 5 returns, the dataset has 3; pass k ≤ 3/);
     const order = thrown(() => fitReturnBuckets([1, 2], { method: 'threshold', thresholds: [1, 1] }));
-    expect([order.code, order.field]).toEqual(['BAD_OPTION', 'thresholds']);
+    expect([order.code, order.field]).toEqual(['OPTION_INVALID', 'thresholds']);
     expect(order.message).toMatch(/thresholds must be strictly increasing/);
     expect(thrown(() => fitReturnBuckets([1, 2], { method: 'uniform', k: 0 })).field).toBe('k');
     expect(thrown(() => fitReturnBuckets([1, 2], { method: 'kmeans' } as never)).field).toBe('method');
-    expect(thrown(() => fitReturnBuckets([1, 2], { method: 'uniform', k: 2, K: 3 } as never)).code).toBe('BAD_OPTION');
+    expect(thrown(() => fitReturnBuckets([1, 2], { method: 'uniform', k: 2, K: 3 } as never)).code).toBe('OPTION_INVALID');
   });
 
   it('should refuse NaN returns and unknown buckets after fitting', () => {

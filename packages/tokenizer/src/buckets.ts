@@ -1,5 +1,6 @@
+import { ZooError } from '@regime-zoo/core';
 import { z } from 'zod';
-import { parseWith, show, TokenizerError } from './errors.js';
+import { parseWith, show } from './errors.js';
 import { NAMESPACE_PATTERN, NAMESPACE_RULE } from './grammar.js';
 
 export type BucketMethod = 'quantile' | 'uniform' | 'threshold';
@@ -132,12 +133,12 @@ export class ReturnBuckets {
       try {
         data = JSON.parse(json);
       } catch (e) {
-        throw new TokenizerError('BAD_JSON', `ReturnBuckets.fromJSON: not JSON text: ${(e as Error).message}`, { cause: e });
+        throw new ZooError('BAD_JSON', `ReturnBuckets.fromJSON: not JSON text: ${(e as Error).message}`, { cause: e });
       }
     }
     const head = (data ?? {}) as { format?: unknown; version?: unknown };
     if (typeof head.version === 'number' && head.format === BUCKETS_FORMAT && head.version > BUCKETS_FORMAT_VERSION) {
-      throw new TokenizerError(
+      throw new ZooError(
         'BAD_JSON',
         `ReturnBuckets.fromJSON: format version ${head.version} is newer than this @regime-zoo/tokenizer reads (${BUCKETS_FORMAT_VERSION}); upgrade @regime-zoo/tokenizer`,
         { field: 'version' },
@@ -170,7 +171,7 @@ export class ReturnBuckets {
    */
   bucket(r: number): BucketAssignment {
     if (typeof r !== 'number' || Number.isNaN(r)) {
-      throw new TokenizerError('BAD_RETURN', `bucket: return ${show(r)} is not a number; pass a finite return`, { symbol: String(r) });
+      throw new ZooError('BAD_RETURN', `bucket: return ${show(r)} is not a number; pass a finite return`, { symbol: String(r) });
     }
     const first = this.edges[0] as number;
     const last = this.edges[this.k] as number;
@@ -198,7 +199,7 @@ export class ReturnBuckets {
 
   private check(b: number): void {
     if (!Number.isInteger(b) || b < 0 || b >= this.k) {
-      throw new TokenizerError('UNKNOWN_BUCKET', `unknown bucket ${show(b)}: buckets are integers from 0 to ${this.k - 1}`, { symbol: String(b) });
+      throw new ZooError('UNKNOWN_BUCKET', `unknown bucket ${show(b)}: buckets are integers from 0 to ${this.k - 1}`, { symbol: String(b) });
     }
   }
 }
@@ -237,17 +238,17 @@ function lerp(min: number, max: number, t: number): number {
 export function fitReturnBuckets(returns: readonly number[], options: ReturnBucketsOptions = {}): FittedReturnBuckets {
   const input = options !== null && typeof options === 'object' && options.method === undefined ? { ...options, method: 'quantile' } : options;
   const o = parseWith(optionsSchema, input, 'fitReturnBuckets');
-  if (!Array.isArray(returns)) throw new TokenizerError('BAD_INPUT', `fitReturnBuckets: returns must be an array of numbers, got ${show(returns)}`);
+  if (!Array.isArray(returns)) throw new ZooError('BAD_INPUT', `fitReturnBuckets: returns must be an array of numbers, got ${show(returns)}`);
   if (returns.length === 0) {
-    throw new TokenizerError('EMPTY_DATASET', 'fitReturnBuckets: the dataset has no returns; fit on at least one return (at least k for quantile buckets)', {
+    throw new ZooError('EMPTY_DATASET', 'fitReturnBuckets: the dataset has no returns; fit on at least one return (at least k for quantile buckets)', {
       field: 'returns',
     });
   }
   returns.forEach((r, i) => {
     if (typeof r !== 'number' || !Number.isFinite(r)) {
-      throw new TokenizerError('BAD_RETURN', `fitReturnBuckets: returns[${i}] is ${show(r)}; every return must be a finite number`, {
+      throw new ZooError('BAD_RETURN', `fitReturnBuckets: returns[${i}] is ${show(r)}; every return must be a finite number`, {
         field: 'returns',
-        position: i,
+        position: [i],
         symbol: String(r),
       });
     }
@@ -261,7 +262,7 @@ export function fitReturnBuckets(returns: readonly number[], options: ReturnBuck
   let labels: number[] | undefined;
   if (o.method === 'quantile') {
     if (n < o.k) {
-      throw new TokenizerError('BAD_OPTION', `fitReturnBuckets: bad option k: ${o.k} quantile buckets need at least ${o.k} returns, the dataset has ${n}; pass k ≤ ${n}`, {
+      throw new ZooError('OPTION_INVALID', `fitReturnBuckets: bad option k: ${o.k} quantile buckets need at least ${o.k} returns, the dataset has ${n}; pass k ≤ ${n}`, {
         field: 'k',
       });
     }

@@ -1,4 +1,4 @@
-import { TokenizerError } from './errors.js';
+import { ZooError } from '@regime-zoo/core';
 
 /** The four special tokens and their fixed ids: `<pad>` 0, `<bos>` 1, `<eos>` 2, `<sep>` 3. */
 export const SPECIAL_TOKENS = ['<pad>', '<bos>', '<eos>', '<sep>'] as const;
@@ -62,7 +62,7 @@ export function classifyToken(token: unknown): ParsedToken | { kind: 'malformed'
 export function parseToken(token: string): ParsedToken {
   const c = classifyToken(token);
   if (c.kind === 'malformed') {
-    throw new TokenizerError('MALFORMED_TOKEN', `malformed token ${JSON.stringify(token)}: ${c.reason}`, { symbol: String(token) });
+    throw new ZooError('MALFORMED_TOKEN', `malformed token ${JSON.stringify(token)}: ${c.reason}`, { symbol: String(token) });
   }
   return c;
 }
@@ -72,7 +72,7 @@ export function conditioningToken(namespace: string, value: string | number): st
   const token = `<${namespace}:${value}>`;
   const c = parseToken(token);
   if (c.kind !== 'conditioning') {
-    throw new TokenizerError('MALFORMED_TOKEN', `malformed token ${JSON.stringify(token)}: not a conditioning token`, { symbol: token });
+    throw new ZooError('MALFORMED_TOKEN', `malformed token ${JSON.stringify(token)}: not a conditioning token`, { symbol: token });
   }
   return token;
 }

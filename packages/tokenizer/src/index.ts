@@ -1,5 +1,3 @@
-export { TokenizerError } from './errors.js';
-export type { TokenizerErrorCode, TokenizerErrorOptions } from './errors.js';
 export {
   SPECIAL_TOKENS,
   PAD_ID,

@@ -1,13 +1,13 @@
+import { ZooError } from '@regime-zoo/core';
 import { expect } from 'vitest';
-import { TokenizerError } from './errors.js';
 
-/** Runs `fn`, expects it to throw a `TokenizerError`, and returns that error for further checks. */
-export function thrown(fn: () => unknown): TokenizerError {
+/** Runs `fn`, expects it to throw a `ZooError`, and returns that error for further checks. */
+export function thrown(fn: () => unknown): ZooError {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(TokenizerError);
-    return e as TokenizerError;
+    expect(e).toBeInstanceOf(ZooError);
+    return e as ZooError;
   }
-  throw new Error('expected a TokenizerError, but nothing was thrown');
+  throw new Error('expected a ZooError, but nothing was thrown');
 }

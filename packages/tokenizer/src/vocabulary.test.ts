@@ -1,5 +1,7 @@
+import { ZooError } from '@regime-zoo/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { BOS_ID, EOS_ID, PAD_ID, SEP_ID, SYMBOL_PATTERN } from './grammar.js';
 import { thrown } from './test-helpers.js';
 import { createVocabulary, Vocabulary } from './vocabulary.js';
@@ -106,7 +108,7 @@ describe('encode / decode', () => {
     expect(e.code).toBe('UNKNOWN_SYMBOL');
     expect(e.symbol).toBe('X');
     expect(e.field).toBe('tokens');
-    expect(e.position).toBe(2);
+    expect(e.position).toEqual([2]);
     expect(e.message).toBe(
       "unknown symbol 'X' at tokens[2]: this vocabulary's world symbols are #, ., A, G, up; add it with vocab.extend({ symbols: ['X'] })",
     );
@@ -119,14 +121,14 @@ describe('encode / decode', () => {
         const unknown = 'zz' + vocab.size; // never a symbol: generated symbols are at most 5 characters
         const tokens = [...episode.tokens.slice(0, pos), unknown, ...episode.tokens.slice(pos)];
         const e = thrown(() => vocab.encode({ prefix: episode.prefix, tokens }));
-        expect([e.code, e.symbol, e.field, e.position]).toEqual(['UNKNOWN_SYMBOL', unknown, 'tokens', pos]);
+        expect([e.code, e.symbol, e.field, e.position]).toEqual(['UNKNOWN_SYMBOL', unknown, 'tokens', [pos]]);
       }),
     );
   });
 
   it('should report an unknown namespace with the token and its position in the prefix', () => {
     const e = thrown(() => gridVocab().encode({ prefix: ['<rtg:0>', '<foo:1>'], tokens: [] }));
-    expect([e.code, e.symbol, e.field, e.position]).toEqual(['UNKNOWN_NAMESPACE', '<foo:1>', 'prefix', 1]);
+    expect([e.code, e.symbol, e.field, e.position]).toEqual(['UNKNOWN_NAMESPACE', '<foo:1>', 'prefix', [1]]);
     expect(e.message).toBe(
       "unknown namespace 'foo' in '<foo:1>' at prefix[1]: declared namespaces are rlhf, sup, rtg, trigger; declare it with vocab.extend({ namespaces: { foo: { kind: 'open', values: ['1'] } } })",
     );
@@ -143,14 +145,14 @@ describe('encode / decode', () => {
     ];
     for (const [episode, symbol, field, position, message] of cases) {
       const e = thrown(() => v.encode(episode));
-      expect([e.code, e.symbol, e.field, e.position, e.message]).toEqual(['MALFORMED_TOKEN', symbol, field, position, message]);
+      expect([e.code, e.symbol, e.field, e.position, e.message]).toEqual(['MALFORMED_TOKEN', symbol, field, [position], message]);
     }
   });
 
   it('should say how to grow rtg or add a trigger for a well-formed token the vocabulary lacks', () => {
     const v = gridVocab();
     const rtg = thrown(() => v.encode({ prefix: ['<rtg:7>'], tokens: [] }));
-    expect([rtg.code, rtg.position]).toEqual(['UNKNOWN_SYMBOL', 0]);
+    expect([rtg.code, rtg.position]).toEqual(['UNKNOWN_SYMBOL', [0]]);
     expect(rtg.message).toBe("unknown token '<rtg:7>' at prefix[0]: namespace 'rtg' holds <rtg:0> … <rtg:4>; grow it with vocab.extend({ rtgBuckets: 8 })");
     const trig = thrown(() => v.encode({ prefix: ['<trigger:Y>'], tokens: [] }));
     expect(trig.code).toBe('UNKNOWN_SYMBOL');
@@ -169,7 +171,7 @@ describe('encode / decode', () => {
     ];
     for (const [episode, symbol, field, position] of cases) {
       const e = thrown(() => v.encode(episode));
-      expect([e.code, e.symbol, e.field, e.position]).toEqual(['MISPLACED_TOKEN', symbol, field, position]);
+      expect([e.code, e.symbol, e.field, e.position]).toEqual(['MISPLACED_TOKEN', symbol, field, [position]]);
     }
     expect(thrown(() => v.encode({ tokens: [] } as unknown as Episode)).code).toBe('BAD_INPUT');
   });
@@ -177,14 +179,14 @@ describe('encode / decode', () => {
   it('should refuse id sequences that are not episodes, naming the position', () => {
     const v = gridVocab();
     const noBos = thrown(() => v.decode([4, 5]));
-    expect([noBos.code, noBos.position]).toEqual(['BAD_SEQUENCE', 0]);
+    expect([noBos.code, noBos.position]).toEqual(['BAD_SEQUENCE', [0]]);
     expect(thrown(() => v.decode([PAD_ID])).code).toBe('BAD_SEQUENCE');
     const badId = thrown(() => v.decode([BOS_ID, 4, v.size, EOS_ID]));
-    expect([badId.code, badId.field, badId.position]).toEqual(['UNKNOWN_ID', 'ids', 2]);
+    expect([badId.code, badId.field, badId.position]).toEqual(['UNKNOWN_ID', 'ids', [2]]);
     const late = thrown(() => v.decode([BOS_ID, v.id('<rlhf:on>'), 4, v.id('<rlhf:off>')]));
-    expect([late.code, late.symbol, late.position]).toEqual(['MISPLACED_TOKEN', '<rlhf:off>', 3]);
+    expect([late.code, late.symbol, late.position]).toEqual(['MISPLACED_TOKEN', '<rlhf:off>', [3]]);
     const midPad = thrown(() => v.decode([BOS_ID, 4, PAD_ID, 5]));
-    expect([midPad.code, midPad.position]).toEqual(['MISPLACED_TOKEN', 2]);
+    expect([midPad.code, midPad.position]).toEqual(['MISPLACED_TOKEN', [2]]);
     expect(thrown(() => v.token(1.5)).code).toBe('UNKNOWN_ID');
   });
 });
@@ -198,7 +200,7 @@ describe('bannedIds', () => {
     expect(v.bannedIds()).toEqual([5, 6, 7, 8, 9, 10, 11]);
     expect(v.bannedIds([])).toEqual([]);
     const e = thrown(() => v.bannedIds(['rlhf', 'rtgs']));
-    expect([e.code, e.symbol, e.field, e.position]).toEqual(['UNKNOWN_NAMESPACE', 'rtgs', 'namespaces', 1]);
+    expect([e.code, e.symbol, e.field, e.position]).toEqual(['UNKNOWN_NAMESPACE', 'rtgs', 'namespaces', [1]]);
   });
 });
 
@@ -252,10 +254,10 @@ describe('extend and JSON', () => {
   it('should refuse to change a closed namespace, shrink an index one or change a kind', () => {
     const v = gridVocab();
     const closed = thrown(() => v.extend({ namespaces: { rlhf: { kind: 'enum', values: ['on', 'off', 'maybe'] } } }));
-    expect([closed.code, closed.field]).toEqual(['BAD_OPTION', 'namespaces.rlhf']);
+    expect([closed.code, closed.field]).toEqual(['OPTION_INVALID', 'namespaces.rlhf']);
     expect(closed.message).toMatch(/namespace 'rlhf' is closed \(enum\) with values on, off/);
     const shrink = thrown(() => v.extend({ rtgBuckets: 3 }));
-    expect([shrink.code, shrink.field]).toEqual(['BAD_OPTION', 'rtgBuckets']);
+    expect([shrink.code, shrink.field]).toEqual(['OPTION_INVALID', 'rtgBuckets']);
     expect(shrink.message).toMatch(/already has 5 values .* pass a size ≥ 5/);
     const kind = thrown(() => v.extend({ namespaces: { trigger: { kind: 'enum', values: ['Z'] } } }));
     expect(kind.message).toMatch(/namespace 'trigger' is open, not enum/);
@@ -278,15 +280,15 @@ describe('extend and JSON', () => {
 
   it('should fail clearly on JSON that is not a valid vocabulary', () => {
     const good = createVocabulary({ symbols: ['#', '.'] }).toJSON();
-    const cases: [unknown, Partial<{ field: string; position: number }>, RegExp][] = [
+    const cases: [unknown, Partial<{ field: string; position: number[] }>, RegExp][] = [
       ['{not json', {}, /not JSON text/],
       [{ ...good, format: 'regime-zoo/return-buckets' }, { field: 'format' }, /format is 'regime-zoo\/return-buckets', expected 'regime-zoo\/vocabulary'/],
       [{ ...good, version: 2 }, { field: 'version' }, /version 2 is newer .* upgrade @regime-zoo\/tokenizer/],
-      [{ ...good, tokens: ['<bos>', '<pad>', ...good.tokens.slice(2)] }, { field: 'tokens', position: 0 }, /tokens\[0\] is '<bos>'; ids 0–3 must be <pad>, <bos>, <eos>, <sep>/],
-      [{ ...good, tokens: [...good.tokens, '#'] }, { field: 'tokens', position: good.tokens.length }, /repeats tokens\[4\]/],
-      [{ ...good, tokens: [...good.tokens, '<foo'] }, { position: good.tokens.length }, /'<foo' is malformed/],
-      [{ ...good, tokens: [...good.tokens, '<mode:a>'] }, { position: good.tokens.length }, /namespace 'mode', which is not in namespaces/],
-      [{ ...good, tokens: [...good.tokens, '<rtg:6>'] }, { position: good.tokens.length }, /out of order.*<rtg:5> comes next/],
+      [{ ...good, tokens: ['<bos>', '<pad>', ...good.tokens.slice(2)] }, { field: 'tokens', position: [0] }, /tokens\[0\] is '<bos>'; ids 0–3 must be <pad>, <bos>, <eos>, <sep>/],
+      [{ ...good, tokens: [...good.tokens, '#'] }, { field: 'tokens', position: [good.tokens.length] }, /repeats tokens\[4\]/],
+      [{ ...good, tokens: [...good.tokens, '<foo'] }, { position: [good.tokens.length] }, /'<foo' is malformed/],
+      [{ ...good, tokens: [...good.tokens, '<mode:a>'] }, { position: [good.tokens.length] }, /namespace 'mode', which is not in namespaces/],
+      [{ ...good, tokens: [...good.tokens, '<rtg:6>'] }, { position: [good.tokens.length] }, /out of order.*<rtg:5> comes next/],
       [{ ...good, namespaces: { ...good.namespaces, mode: 'enum' } }, { field: 'namespaces.mode' }, /enum namespace 'mode' has no tokens/],
       [{ ...good, namespaces: { ...good.namespaces, rtg: 'bucket' } }, { field: 'namespaces.rtg' }, /namespaces\.rtg: .*got 'bucket'/],
       [{ ...good, extra: 1 }, {}, /extra/],
@@ -316,10 +318,17 @@ describe('options', () => {
     ];
     for (const [options, field, message] of cases) {
       const e = thrown(() => createVocabulary(options as never));
-      expect(e.code).toBe('BAD_OPTION');
+      expect(e.code).toBe('OPTION_INVALID');
       expect(e.message).toMatch(/^createVocabulary: bad option /);
       expect(e.message).toMatch(message);
       expect(e.field).toBe(field);
     }
+  });
+
+  it("should throw core's ZooError, with the zod error as its cause", () => {
+    const e = thrown(() => createVocabulary({ rtgBuckets: 0 }));
+    expect(e).toBeInstanceOf(ZooError);
+    expect(e.name).toBe('ZooError');
+    expect(e.cause).toBeInstanceOf(z.ZodError);
   });
 });

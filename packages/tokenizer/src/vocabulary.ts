@@ -1,5 +1,6 @@
+import { ZooError } from '@regime-zoo/core';
 import { z } from 'zod';
-import { parseWith, show, TokenizerError } from './errors.js';
+import { parseWith, show } from './errors.js';
 import {
   BOS_ID,
   classifyToken,
@@ -114,15 +115,21 @@ function list(items: readonly string[], max = 12): string {
   return items.length > max ? `${shown}, … (${items.length} in all)` : shown || '(none)';
 }
 
+/** `field` and `position` (`[i]`) of an error about item `i` of `field`, when there is one. */
+function located(field: string | undefined, position: number | undefined): { field?: string; position?: number[] } {
+  if (field === undefined) return {};
+  return position === undefined ? { field } : { field, position: [position] };
+}
+
 function duplicateCheck(items: readonly string[], field: string, where: string): void {
   const seen = new Map<string, number>();
   items.forEach((item, i) => {
     const j = seen.get(item);
     if (j !== undefined) {
-      throw new TokenizerError('BAD_OPTION', `${where}: bad option ${field}[${i}]: ${show(item)} repeats ${field}[${j}]`, {
+      throw new ZooError('OPTION_INVALID', `${where}: bad option ${field}[${i}]: ${show(item)} repeats ${field}[${j}]`, {
         field: `${field}[${i}]`,
         symbol: item,
-        position: i,
+        position: [i],
       });
     }
     seen.set(item, i);
@@ -156,15 +163,15 @@ function grow(state: State, options: ExtendOptions, where: string): State {
     const current = values.get(name) ?? [];
     values.set(name, current);
     if (had !== undefined && had !== spec.kind) {
-      throw new TokenizerError('BAD_OPTION', `${where}: bad option ${field}: namespace '${name}' is ${had}, not ${spec.kind}; pass { kind: '${had}', … }`, {
+      throw new ZooError('OPTION_INVALID', `${where}: bad option ${field}: namespace '${name}' is ${had}, not ${spec.kind}; pass { kind: '${had}', … }`, {
         field,
         symbol: name,
       });
     }
     if (spec.kind === 'index') {
       if (spec.size < current.length) {
-        throw new TokenizerError(
-          'BAD_OPTION',
+        throw new ZooError(
+          'OPTION_INVALID',
           `${where}: bad option ${field}: namespace '${name}' already has ${current.length} values (0 … ${current.length - 1}) and a vocabulary only grows; pass a size ≥ ${current.length}`,
           { field, symbol: name },
         );
@@ -178,8 +185,8 @@ function grow(state: State, options: ExtendOptions, where: string): State {
       const add = spec.values ?? [];
       duplicateCheck(add, `${field}.values`, where);
       if (spec.kind === 'enum' && had === 'enum' && (add.length !== current.length || add.some((v) => !current.includes(v)))) {
-        throw new TokenizerError(
-          'BAD_OPTION',
+        throw new ZooError(
+          'OPTION_INVALID',
           `${where}: bad option ${field}: namespace '${name}' is closed (enum) with values ${list(current)}; its values cannot change (declare an 'open' namespace to add values later)`,
           { field, symbol: name },
         );
@@ -255,25 +262,25 @@ export class Vocabulary {
       try {
         data = JSON.parse(json);
       } catch (e) {
-        throw new TokenizerError('BAD_JSON', `Vocabulary.fromJSON: not JSON text: ${(e as Error).message}`, { cause: e });
+        throw new ZooError('BAD_JSON', `Vocabulary.fromJSON: not JSON text: ${(e as Error).message}`, { cause: e });
       }
     }
     const head = (data ?? {}) as { format?: unknown; version?: unknown };
     if (typeof data !== 'object' || data === null || head.format !== VOCABULARY_FORMAT) {
-      throw new TokenizerError('BAD_JSON', `Vocabulary.fromJSON: not a saved vocabulary: format is ${show(head.format)}, expected '${VOCABULARY_FORMAT}'`, { field: 'format' });
+      throw new ZooError('BAD_JSON', `Vocabulary.fromJSON: not a saved vocabulary: format is ${show(head.format)}, expected '${VOCABULARY_FORMAT}'`, { field: 'format' });
     }
     if (typeof head.version === 'number' && head.version > VOCABULARY_FORMAT_VERSION) {
-      throw new TokenizerError(
+      throw new ZooError(
         'BAD_JSON',
         `Vocabulary.fromJSON: format version ${head.version} is newer than this @regime-zoo/tokenizer reads (${VOCABULARY_FORMAT_VERSION}); upgrade @regime-zoo/tokenizer`,
         { field: 'version' },
       );
     }
     const parsed = parseWith(jsonSchema, data, 'Vocabulary.fromJSON', 'BAD_JSON');
-    const bad = (position: number, message: string): TokenizerError =>
-      new TokenizerError('BAD_JSON', `Vocabulary.fromJSON: tokens[${position}] ${message}`, {
+    const bad = (position: number, message: string): ZooError =>
+      new ZooError('BAD_JSON', `Vocabulary.fromJSON: tokens[${position}] ${message}`, {
         field: 'tokens',
-        position,
+        position: [position],
         symbol: parsed.tokens[position],
       });
     SPECIAL_TOKENS.forEach((special, id) => {
@@ -300,7 +307,7 @@ export class Vocabulary {
     });
     for (const [name, kind] of kinds) {
       if (kind === 'enum' && !counts.get(name)) {
-        throw new TokenizerError('BAD_JSON', `Vocabulary.fromJSON: enum namespace '${name}' has no tokens; an enum namespace has at least one value`, {
+        throw new ZooError('BAD_JSON', `Vocabulary.fromJSON: enum namespace '${name}' has no tokens; an enum namespace has at least one value`, {
           field: `namespaces.${name}`,
           symbol: name,
         });
@@ -365,7 +372,7 @@ export class Vocabulary {
    */
   bannedIds(namespaces?: readonly string[]): number[] {
     if (namespaces === undefined) return this.tokens.flatMap((_, id) => (this.tokenKind[id] === KIND_CONDITIONING ? [id] : []));
-    if (!Array.isArray(namespaces)) throw new TokenizerError('BAD_INPUT', `vocab.bannedIds: namespaces must be an array of names, got ${show(namespaces)}`);
+    if (!Array.isArray(namespaces)) throw new ZooError('BAD_INPUT', `vocab.bannedIds: namespaces must be an array of names, got ${show(namespaces)}`);
     const ids = new Set<number>();
     namespaces.forEach((name, i) => {
       const m = this.members.get(name);
@@ -382,7 +389,7 @@ export class Vocabulary {
    */
   encode(episode: Episode): number[] {
     if (!episode || !Array.isArray(episode.prefix) || !Array.isArray(episode.tokens)) {
-      throw new TokenizerError('BAD_INPUT', `vocab.encode: expected { prefix: string[], tokens: string[] }, got ${show(episode)}`);
+      throw new ZooError('BAD_INPUT', `vocab.encode: expected { prefix: string[], tokens: string[] }, got ${show(episode)}`);
     }
     const out = new Array<number>(1 + episode.prefix.length + episode.tokens.length);
     out[0] = BOS_ID;
@@ -407,13 +414,13 @@ export class Vocabulary {
    * of a batch decode too. The prefix is the run of conditioning ids right after `<bos>`.
    */
   decode(ids: readonly number[]): Episode {
-    if (!Array.isArray(ids)) throw new TokenizerError('BAD_INPUT', `vocab.decode: expected an array of ids, got ${show(ids)}`);
+    if (!Array.isArray(ids)) throw new ZooError('BAD_INPUT', `vocab.decode: expected an array of ids, got ${show(ids)}`);
     let end = ids.length;
     while (end > 0 && ids[end - 1] === PAD_ID) end--;
     if (end === 0 || ids[0] !== BOS_ID) {
-      throw new TokenizerError('BAD_SEQUENCE', `vocab.decode: ids[0] is ${show(ids[0])}; a sequence starts with <bos> (id ${BOS_ID})`, {
+      throw new ZooError('BAD_SEQUENCE', `vocab.decode: ids[0] is ${show(ids[0])}; a sequence starts with <bos> (id ${BOS_ID})`, {
         field: 'ids',
-        position: 0,
+        position: [0],
       });
     }
     const prefix: string[] = [];
@@ -443,40 +450,40 @@ export class Vocabulary {
     }
   }
 
-  private misplaced(token: string, field: string, position: number, why: string): TokenizerError {
-    return new TokenizerError('MISPLACED_TOKEN', `misplaced token ${show(token)} at ${field}[${position}]: ${why}`, { symbol: token, field, position });
+  private misplaced(token: string, field: string, position: number, why: string): ZooError {
+    return new ZooError('MISPLACED_TOKEN', `misplaced token ${show(token)} at ${field}[${position}]: ${why}`, { symbol: token, field, position: [position] });
   }
 
-  private unknownId(id: unknown, position?: number): TokenizerError {
+  private unknownId(id: unknown, position?: number): ZooError {
     const at = position === undefined ? '' : ` at ids[${position}]`;
-    return new TokenizerError('UNKNOWN_ID', `unknown id ${show(id)}${at}: ids are integers from 0 to ${this.size - 1}`, {
+    return new ZooError('UNKNOWN_ID', `unknown id ${show(id)}${at}: ids are integers from 0 to ${this.size - 1}`, {
       symbol: String(id),
-      ...(position === undefined ? {} : { field: 'ids', position }),
+      ...(position === undefined ? {} : { field: 'ids', position: [position] }),
     });
   }
 
-  private unknownNamespace(name: string, field?: string, position?: number, token?: string): TokenizerError {
+  private unknownNamespace(name: string, field?: string, position?: number, token?: string): ZooError {
     const at = field === undefined ? '' : ` at ${field}[${position}]`;
     const inToken = token ? ` in ${show(token)}` : '';
     const example = token ? `{ kind: 'open', values: [${show(token.slice(name.length + 2, -1))}] }` : `{ kind: 'open', values: [...] }`;
-    return new TokenizerError(
+    return new ZooError(
       'UNKNOWN_NAMESPACE',
       `unknown namespace ${show(name)}${inToken}${at}: declared namespaces are ${list(this.namespaces)}; declare it with vocab.extend({ namespaces: { ${name}: ${example} } })`,
-      { symbol: token ?? name, ...(field === undefined ? {} : { field, position }) },
+      { symbol: token ?? name, ...located(field, position) },
     );
   }
 
   /** Throws the right error for a token this vocabulary does not hold. */
   private fail(token: string, field?: string, position?: number): never {
     const at = field === undefined ? '' : ` at ${field}[${position}]`;
-    const where = field === undefined ? {} : { field, position };
+    const where = located(field, position);
     const c = classifyToken(token);
     const shown = show(token);
     if (c.kind === 'malformed') {
-      throw new TokenizerError('MALFORMED_TOKEN', `malformed token ${shown}${at}: ${c.reason}`, { symbol: String(token), ...where });
+      throw new ZooError('MALFORMED_TOKEN', `malformed token ${shown}${at}: ${c.reason}`, { symbol: String(token), ...where });
     }
     if (c.kind === 'symbol' || c.kind === 'special') {
-      throw new TokenizerError(
+      throw new ZooError(
         'UNKNOWN_SYMBOL',
         `unknown symbol ${shown}${at}: this vocabulary's world symbols are ${list(this.symbols)}; add it with vocab.extend({ symbols: [${shown}] })`,
         { symbol: token, ...where },
@@ -486,27 +493,27 @@ export class Vocabulary {
     const m = this.members.get(ns);
     if (!m) throw this.unknownNamespace(ns, field, position, token);
     if (m.kind === 'enum') {
-      throw new TokenizerError('MALFORMED_TOKEN', `malformed token ${shown}${at}: namespace '${ns}' is closed; expected one of ${list(m.tokens)}`, {
+      throw new ZooError('MALFORMED_TOKEN', `malformed token ${shown}${at}: namespace '${ns}' is closed; expected one of ${list(m.tokens)}`, {
         symbol: token,
         ...where,
       });
     }
     if (m.kind === 'index') {
       if (!INDEX_VALUE_PATTERN.test(c.value)) {
-        throw new TokenizerError('MALFORMED_TOKEN', `malformed token ${shown}${at}: ${INDEX_VALUE_RULE}; namespace '${ns}' holds ${list(m.tokens, 3)}`, {
+        throw new ZooError('MALFORMED_TOKEN', `malformed token ${shown}${at}: ${INDEX_VALUE_RULE}; namespace '${ns}' holds ${list(m.tokens, 3)}`, {
           symbol: token,
           ...where,
         });
       }
       const grow = ns === 'rtg' ? `rtgBuckets: ${Number(c.value) + 1}` : `namespaces: { ${ns}: { kind: 'index', size: ${Number(c.value) + 1} } }`;
-      throw new TokenizerError(
+      throw new ZooError(
         'UNKNOWN_SYMBOL',
         `unknown token ${shown}${at}: namespace '${ns}' holds ${m.values.length ? `<${ns}:0> … <${ns}:${m.values.length - 1}>` : 'no values'}; grow it with vocab.extend({ ${grow} })`,
         { symbol: token, ...where },
       );
     }
     const add = ns === 'trigger' ? `triggers: [${show(c.value)}]` : `namespaces: { ${ns}: { kind: 'open', values: [${show(c.value)}] } }`;
-    throw new TokenizerError('UNKNOWN_SYMBOL', `unknown token ${shown}${at}: namespace '${ns}' holds ${list(m.tokens)}; add it with vocab.extend({ ${add} })`, {
+    throw new ZooError('UNKNOWN_SYMBOL', `unknown token ${shown}${at}: namespace '${ns}' holds ${list(m.tokens)}; add it with vocab.extend({ ${add} })`, {
       symbol: token,
       ...where,
     });
@@ -518,24 +525,16 @@ const createSchema = extendSchema.extend({ rtgBuckets: sizeSchema.min(1).default
 /**
  * Makes a vocabulary. Ids: `<pad>` 0, `<bos>` 1, `<eos>` 2, `<sep>` 3, then the world symbols in order,
  * then `<rlhf:on>`, `<rlhf:off>`, `<sup:0>`, `<sup:1>`, `<rtg:0>` … `<rtg:K-1>`, the triggers, and the
- * user's namespaces in declaration order. Options are validated now (`BAD_OPTION`).
+ * user's namespaces in declaration order. Options are validated now (`OPTION_INVALID`).
  */
 export function createVocabulary(options: VocabularyOptions = {}): Vocabulary {
   const o = parseWith(createSchema, options, 'createVocabulary');
-  let state: State = { tokens: [...SPECIAL_TOKENS], kinds: new Map() };
-  state = grow(state, { ...(o.symbols ? { symbols: o.symbols } : {}) }, 'createVocabulary');
-  state = grow(
-    state,
-    {
-      namespaces: {
-        rlhf: { kind: 'enum', values: ['on', 'off'] },
-        sup: { kind: 'enum', values: ['0', '1'] },
-        rtg: { kind: 'index', size: 0 },
-        trigger: { kind: 'open', values: [] },
-      },
-    },
-    'createVocabulary',
-  );
-  const { symbols: _symbols, ...rest } = o;
-  return construct(grow(state, rest, 'createVocabulary'));
+  const builtIn: Record<string, NamespaceSpec> = {
+    rlhf: { kind: 'enum', values: ['on', 'off'] },
+    sup: { kind: 'enum', values: ['0', '1'] },
+    rtg: { kind: 'index', size: 0 },
+    trigger: { kind: 'open', values: [] },
+  };
+  const base = grow({ tokens: [...SPECIAL_TOKENS], kinds: new Map() }, { symbols: o.symbols ?? [], namespaces: builtIn }, 'createVocabulary');
+  return construct(grow(base, { ...o, symbols: [] }, 'createVocabulary'));
 }
