@@ -7,18 +7,18 @@ export { parseModelConfig, modelConfigSchema, describeZodError, MAX_CONTEXT } fr
 export type { ModelConfig, ModelConfigInput } from './config.js';
 export { Transformer, hookNames, parameterShapes } from './model.js';
 export type { ForwardOptions, ForwardResult, HookFn, KVCache, TokenInput } from './model.js';
-export { tokenLogProbs, sequenceLogProbs, entropy, exactKl, klEstimate, maskedMean } from './ops.js';
+export { tokenLogProbs, sequenceLogProbs, entropy, exactKl, klEstimate, maskedMean, policyDiagnostics } from './ops.js';
 export type { KlEstimator } from './ops.js';
 export { sampleToken } from './sampling.js';
 export type { SampleOptions } from './sampling.js';
 export { rollout } from './rollout.js';
 export type { Environment, EnvStep, Episode, RolloutOptions } from './rollout.js';
-export { Trainer, AdamW, learningRate, optimizerConfigSchema, sampleBatch } from './train.js';
+export { Trainer, AdamW, learningRate, optimizerConfigSchema } from './train.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';
-export { padExamples, trainLoop } from './loop.js';
-export type { TrainLoopOptions } from './loop.js';
+export { padExamples, sampleExamples, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
+export type { TrainLoopOptions, TrainingOptions } from './loop.js';
 export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, createFitContext } from './plugin.js';
 export type {
   PluginKind,

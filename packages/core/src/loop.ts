@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
 import { ZooError } from './errors.js';
-import type { Example, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
-import type { LossOutput, Trainer } from './train.js';
+import type { Example, FitContext, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
+import type { Rng } from './rng.js';
+import { Trainer, type LossOutput } from './train.js';
 
 /**
  * Pads examples on the right into `tokens` [B, T] (int32) and `targets` [B, T-1] (1 where the token at
@@ -24,6 +26,12 @@ export function padExamples(examples: readonly Example[], padId = 0): { tokens: 
     });
   });
   return { tokens: tf.tensor2d(ids, [examples.length, T], 'int32'), targets: tf.tensor2d(mask, [examples.length, T - 1]) };
+}
+
+/** `batchSize` examples drawn uniformly with replacement by a seeded RNG (the trainer's, for exact resume). */
+export function sampleExamples<T>(rng: Rng, data: readonly T[], batchSize: number): T[] {
+  if (data.length === 0) throw new ZooError('EMPTY_DATASET', 'cannot draw a batch from an empty dataset; pass behaviour episodes in ctx.dataset', { field: 'dataset' });
+  return Array.from({ length: batchSize }, () => data[rng.int(data.length)]!);
 }
 
 export interface TrainLoopOptions {
@@ -81,4 +89,55 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
   }
   await save();
   return { steps: trainer.step, metrics };
+}
+
+/** Training options every trainer-based regime accepts; regimes spread `.shape` into their own schema. */
+export const trainingOptionsSchema = z.object({
+  steps: z.number().int().positive().default(200),
+  batchSize: z.number().int().positive().default(32),
+  microBatches: z.number().int().positive().default(1),
+  lr: z.number().positive().default(1e-3),
+  warmupSteps: z.number().int().min(0).default(10),
+  weightDecay: z.number().min(0).default(0),
+  clipNorm: z.number().min(0).default(1),
+  /** Save a checkpoint every this many steps (0: only on abort and at the end). */
+  checkpointEvery: z.number().int().min(0).default(0),
+});
+
+export type TrainingOptions = z.output<typeof trainingOptionsSchema>;
+
+/**
+ * Trains `ctx.policy` with `loss` under the regime's training options: builds the `Trainer` (seeded
+ * from `ctx.rng`), runs `trainLoop` with the context's log, progress, signal and checkpoint folder, and
+ * disposes the trainer. `loss(step, micro, trainer)` runs inside `tf.tidy`; draw batches with
+ * `sampleExamples(trainer.rng, ...)` so that a resumed run sees the same data.
+ */
+export async function fitWithLoss(
+  ctx: FitContext,
+  o: { plugin: string; options: TrainingOptions; loss: (step: number, micro: number, trainer: Trainer) => LossOutput; regimeMeta?: unknown },
+): Promise<FitReport> {
+  const t = o.options;
+  const trainer = new Trainer(ctx.policy, {
+    totalSteps: t.steps,
+    microBatches: t.microBatches,
+    seed: ctx.rng.seed(),
+    signal: ctx.signal,
+    optimizer: { lr: t.lr, warmupSteps: Math.min(t.warmupSteps, t.steps), weightDecay: t.weightDecay, clipNorm: t.clipNorm },
+  });
+  try {
+    return await trainLoop({
+      plugin: o.plugin,
+      trainer,
+      loss: (step, micro) => o.loss(step, micro, trainer),
+      log: ctx.log,
+      progress: ctx.progress,
+      signal: ctx.signal,
+      checkpointEvery: t.checkpointEvery,
+      regimeMeta: o.regimeMeta ?? { name: o.plugin, options: t },
+      ...(ctx.checkpointDir ? { checkpointDir: ctx.checkpointDir } : {}),
+      ...(ctx.vocabulary ? { tokenizer: ctx.vocabulary.toJSON() } : {}),
+    });
+  } finally {
+    trainer.dispose();
+  }
 }

@@ -57,3 +57,20 @@ export function klEstimate(logp: tf.Tensor, refLogp: tf.Tensor, estimator: KlEst
 export function maskedMean(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.div(tf.sum(tf.mul(x, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar);
 }
+
+/**
+ * The two diagnostics every regime logs, averaged over target positions (`mask` [B, T-1], aligned with
+ * `tokenLogProbs`): `objective/entropy` of π and exact `objective/kl` KL(π ‖ π_ref) of the next-token
+ * distributions (summed over the vocabulary, so never negative).
+ */
+export function policyDiagnostics(logits: tf.Tensor3D, refLogits: tf.Tensor3D, mask: tf.Tensor2D): { 'objective/entropy': tf.Scalar; 'objective/kl': tf.Scalar } {
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    const cut = (x: tf.Tensor3D) => tf.slice(x, [0, 0, 0], [B, T - 1, V]) as tf.Tensor3D;
+    const p = cut(logits);
+    return {
+      'objective/entropy': maskedMean(entropy(p), mask),
+      'objective/kl': maskedMean(exactKl(p, cut(refLogits)), mask),
+    };
+  });
+}

@@ -275,10 +275,3 @@ function variableGradsOrExplain(step: number, f: () => tf.Scalar, vars: tf.Varia
     throw e;
   }
 }
-
-/** A batch of `batchSize` indices drawn uniformly with replacement from 0..n-1 by a seeded RNG. */
-export function sampleBatch(rng: Rng, n: number, batchSize: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < batchSize; i++) out.push(rng.int(n));
-  return out;
-}
