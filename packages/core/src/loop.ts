@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
 import { ZooError } from './errors.js';
 import type { Example, FitContext, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
+import type { Transformer } from './model.js';
+import { sequenceLogProbs } from './ops.js';
 import type { Rng } from './rng.js';
 import { Trainer, type LossOutput } from './train.js';
 
@@ -26,6 +28,71 @@ export function padExamples(examples: readonly Example[], padId = 0): { tokens: 
     });
   });
   return { tokens: tf.tensor2d(ids, [examples.length, T], 'int32'), targets: tf.tensor2d(mask, [examples.length, T - 1]) };
+}
+
+/**
+ * Log-probability of each example's target tokens under `model` (Σ over its `targetMask`), in batches
+ * of `batchSize`; e.g. log π(x) of every enumerated sequence of the posterior world.
+ */
+export function exampleLogProbs(model: Transformer, examples: readonly Example[], batchSize = 256): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const lp = tf.tidy(() => {
+      const { tokens, targets } = padExamples(examples.slice(i, i + batchSize));
+      return sequenceLogProbs(model.forward(tokens).logits, tokens, targets);
+    });
+    out.push(...lp.dataSync());
+    lp.dispose();
+  }
+  return out;
+}
+
+/**
+ * Checks examples against a model before training: integer ids inside the vocabulary, length within the
+ * context, a `targetMask` of the same length. Errors name the example (`field[i]`) and the token position.
+ */
+export function checkExamples(examples: readonly Example[], model: Transformer, field = 'dataset'): void {
+  const { vocabSize, contextLength } = model.config;
+  examples.forEach((ex, i) => {
+    const where = `${field}[${i}]`;
+    if (!ex || !Array.isArray(ex.tokens) || ex.tokens.length < 2) {
+      throw new ZooError('BAD_INPUT', `${where} must have at least two tokens (a prompt and a target)`, { field: where, position: [i] });
+    }
+    if (ex.tokens.length > contextLength) {
+      throw new ZooError('SEQUENCE_TOO_LONG', `${where} has ${ex.tokens.length} tokens, more than the model's contextLength ${contextLength}`, { field: where, position: [i, contextLength] });
+    }
+    ex.tokens.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new ZooError('TOKEN_OUT_OF_RANGE', `${where}: token ${id} at position ${t} is not an id of the model's vocabulary [0, ${vocabSize - 1}]`, { field: where, position: [i, t] });
+      }
+    });
+    if (ex.targetMask && ex.targetMask.length !== ex.tokens.length) {
+      throw new ZooError('SHAPE_MISMATCH', `${where}: targetMask has ${ex.targetMask.length} entries but tokens has ${ex.tokens.length}`, { field: `${where}.targetMask`, position: [i] });
+    }
+  });
+}
+
+/**
+ * The return of every example of `ctx.dataset`: its visible `return`, or `ctx.reward(example)` (a reward
+ * model or function) when `source` is `'reward'`. Errors name the plugin and the example.
+ */
+export async function datasetReturns(ctx: FitContext, source: 'visible' | 'reward', plugin: string): Promise<number[]> {
+  return Promise.all(
+    ctx.dataset.map(async (ex, i) => {
+      let r: number | undefined;
+      if (source === 'reward') {
+        if (!ctx.reward) throw new ZooError('OPTION_INVALID', `[${plugin}] returnSource 'reward' needs ctx.reward (a reward model or function)`, { field: 'returnSource', plugin });
+        r = await ctx.reward(ex);
+      } else {
+        r = ex.return;
+        if (typeof r !== 'number') {
+          throw new ZooError('BAD_RETURN', `[${plugin}] dataset[${i}] has no visible return; set Example.return or use returnSource: 'reward'`, { field: 'dataset', position: [i], plugin });
+        }
+      }
+      if (!Number.isFinite(r)) throw new ZooError('BAD_RETURN', `[${plugin}] the return of dataset[${i}] is ${r}; returns must be finite`, { field: 'dataset', position: [i], plugin });
+      return r;
+    }),
+  );
 }
 
 /** `batchSize` examples drawn uniformly with replacement by a seeded RNG (the trainer's, for exact resume). */
