@@ -11,7 +11,7 @@ export { tokenLogProbs, sequenceLogProbs, entropy, exactKl, klEstimate, maskedMe
 export type { KlEstimator } from './ops.js';
 export { sampleToken } from './sampling.js';
 export type { SampleOptions } from './sampling.js';
-export { rollout } from './rollout.js';
+export { rollout, repeatResets } from './rollout.js';
 export type { Environment, EnvStep, Episode, RolloutOptions } from './rollout.js';
 export { Trainer, AdamW, learningRate, optimizerConfigSchema } from './train.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
@@ -44,3 +44,5 @@ export type {
 } from './plugin.js';
 /** The tfjs-core namespace core is built on (the same instance), so regimes need no separate install. */
 export * as tf from '@tensorflow/tfjs-core';
+export { collectRollouts, sequenceKl, rlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';

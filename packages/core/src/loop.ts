@@ -107,14 +107,18 @@ export interface TrainLoopOptions {
   trainer: Trainer;
   /** Loss of micro-batch `micro` at `step`; called inside `tf.tidy`. */
   loss: (step: number, micro: number) => LossOutput;
+  /** Runs before each step, outside `tf.tidy` and may be async: online regimes roll out and score here. */
+  beforeStep?: (step: number) => void | Promise<void>;
   log?: MetricsSink;
   progress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   /** Save here every `checkpointEvery` steps, on abort and at the end; resume from here if a checkpoint exists. */
   checkpointDir?: string;
   checkpointEvery?: number;
-  /** Stored in the checkpoint's `regime` field. */
+  /** Stored in the checkpoint's `regime` field; a function is called at each save (state that must resume). */
   regimeMeta?: unknown;
+  /** Called with the checkpoint's `regime` field when the loop resumes from a checkpoint. */
+  onResume?: (regimeMeta: unknown) => void;
   tokenizer?: unknown;
 }
 
@@ -127,7 +131,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
   const { trainer } = o;
   const dir = o.checkpointDir;
   const save = async () => {
-    if (dir) await saveCheckpoint(dir, { model: trainer.model, trainer, regime: o.regimeMeta, tokenizer: o.tokenizer });
+    const regime = typeof o.regimeMeta === 'function' ? (o.regimeMeta as () => unknown)() : o.regimeMeta;
+    if (dir) await saveCheckpoint(dir, { model: trainer.model, trainer, regime, tokenizer: o.tokenizer });
   };
   if (dir && fs.existsSync(path.join(dir, 'model.json'))) {
     const ckpt = await loadCheckpoint(dir);
@@ -137,6 +142,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
       ckpt.model.dispose();
     }
     restoreTrainer(trainer, ckpt);
+    o.onResume?.(ckpt.meta.regime);
   }
   let metrics: Record<string, number> = {};
   const every = o.checkpointEvery ?? 0;
@@ -146,6 +152,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
       return { steps: trainer.step, metrics, aborted: true };
     }
     const step = trainer.step;
+    await o.beforeStep?.(step);
     const info = trainer.trainStep((micro) => o.loss(step, micro));
     metrics = { loss: info.loss, ...info.metrics, 'train/lr': info.lr, 'train/grad_norm': info.gradNorm };
     o.log?.(step, metrics);
@@ -181,7 +188,15 @@ export type TrainingOptions = z.output<typeof trainingOptionsSchema>;
  */
 export async function fitWithLoss(
   ctx: FitContext,
-  o: { plugin: string; options: TrainingOptions; loss: (step: number, micro: number, trainer: Trainer) => LossOutput; regimeMeta?: unknown },
+  o: {
+    plugin: string;
+    options: TrainingOptions;
+    loss: (step: number, micro: number, trainer: Trainer) => LossOutput;
+    /** Runs before each step outside `tf.tidy` (rollouts, rewards); use `trainer.rng` for exact resume. */
+    beforeStep?: (step: number, trainer: Trainer) => void | Promise<void>;
+    /** Extra state saved with each checkpoint (a function is called at save time) and handed back on resume. */
+    state?: { save: () => unknown; restore: (saved: unknown) => void };
+  },
 ): Promise<FitReport> {
   const t = o.options;
   const trainer = new Trainer(ctx.policy, {
@@ -196,11 +211,13 @@ export async function fitWithLoss(
       plugin: o.plugin,
       trainer,
       loss: (step, micro) => o.loss(step, micro, trainer),
+      ...(o.beforeStep ? { beforeStep: (step: number) => o.beforeStep!(step, trainer) } : {}),
       log: ctx.log,
       progress: ctx.progress,
       signal: ctx.signal,
       checkpointEvery: t.checkpointEvery,
-      regimeMeta: o.regimeMeta ?? { name: o.plugin, options: t },
+      regimeMeta: () => ({ name: o.plugin, options: t, ...(o.state ? { state: o.state.save() } : {}) }),
+      ...(o.state ? { onResume: (meta: unknown) => o.state!.restore((meta as { state?: unknown } | undefined)?.state) } : {}),
       ...(ctx.checkpointDir ? { checkpointDir: ctx.checkpointDir } : {}),
       ...(ctx.vocabulary ? { tokenizer: ctx.vocabulary.toJSON() } : {}),
     });

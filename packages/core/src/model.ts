@@ -431,6 +431,18 @@ export class Transformer {
     for (const [n, v] of ordered) this.params.set(n, v);
   }
 
+  /**
+   * Adds a value head (PPO's critic: a linear map of the final LayerNorm output to a scalar), initialised
+   * N(0, initStd) from `seed`, zero bias. Other weights are untouched. Call before making a Trainer.
+   */
+  addValueHead(seed = this.config.seed + 2): void {
+    if (this.config.valueHead) return;
+    const rng = new Rng(seed);
+    this.setParam('value_head.W', tf.tidy(() => tf.randomNormal([this.config.dModel, 1], 0, this.config.initStd, 'float32', rng.seed())));
+    this.setParam('value_head.b', tf.zeros([1]));
+    this.config = { ...this.config, valueHead: true };
+  }
+
   /** A copy with its own variables; `trainable: false` makes a frozen reference (π₀). */
   clone(options: { trainable?: boolean } = {}): Transformer {
     const weights: Record<string, tf.Tensor> = {};

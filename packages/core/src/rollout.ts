@@ -23,6 +23,7 @@ export interface Environment<S = unknown> {
   reset(rng: Rng): { state: S; tokens: readonly number[] };
   /** Token ids the agent may emit in `state`. */
   legalActions(state: S): readonly number[];
+  /** Returns the next state; must not mutate `state` (rollouts may reuse a start state). */
   step(state: S, action: number): EnvStep<S>;
 }
 
@@ -164,4 +165,24 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
   } finally {
     if (kv) model.disposeKVCache(kv);
   }
+}
+
+/**
+ * An environment whose resets come in groups of `k` identical starts (the same state and prompt), for
+ * leave-one-out baselines over several samples per prompt (RLOO). Each group draws its start from the
+ * rng of its first reset.
+ */
+export function repeatResets<S>(env: Environment<S>, k: number): Environment<S> {
+  let count = 0;
+  let last: { state: S; tokens: readonly number[] } | undefined;
+  return {
+    name: env.name,
+    reset(rng) {
+      if (count % k === 0 || !last) last = env.reset(rng);
+      count += 1;
+      return last;
+    },
+    legalActions: (s) => env.legalActions(s),
+    step: (s, a) => env.step(s, a),
+  };
 }

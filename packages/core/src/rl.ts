@@ -1,0 +1,232 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ZooError } from './errors.js';
+import { padExamples } from './loop.js';
+import type { Transformer } from './model.js';
+import { entropy, maskedMean, tokenLogProbs, type KlEstimator } from './ops.js';
+import type { Example, RewardFn } from './plugin.js';
+import type { Rng } from './rng.js';
+import { rollout, type Environment } from './rollout.js';
+
+/**
+ * One batch of online experience, all plain numbers (so it can be saved in a checkpoint and a resumed
+ * run continues exactly). Dense rows are aligned with `tokenLogProbs`: entry j of a row is about
+ * predicting token j+1; `mask` is 1 where that token is one of the agent's actions.
+ */
+export interface RolloutBatch {
+  examples: Example[];
+  /** Score of each episode: `reward(episode)` or its visible return. */
+  scores: number[];
+  mask: number[][];
+  /** log π_old of each token under the policy that sampled it. */
+  logp: number[][];
+  /** log π₀ under the frozen reference. */
+  refLogp: number[][];
+  /** Value-head predictions V(prefix ≤ j), when the policy has a value head. */
+  values?: number[][];
+}
+
+export interface CollectOptions {
+  policy: Transformer;
+  base: Transformer;
+  env: Environment;
+  episodes: number;
+  rng: Rng;
+  reward?: RewardFn;
+  temperature?: number;
+  maxLength?: number;
+  conditioning?: readonly number[] | ((episode: number) => readonly number[]);
+  /** For error messages. */
+  plugin: string;
+  step: number;
+}
+
+function rows(t: tf.Tensor2D): number[][] {
+  return t.arraySync();
+}
+
+/** Rolls out, scores every episode (a NaN/Inf score stops the run with the step) and records log-probs and values. */
+export async function collectRollouts(o: CollectOptions): Promise<RolloutBatch> {
+  const episodes = rollout(o.policy, o.env, {
+    episodes: o.episodes,
+    rng: o.rng,
+    temperature: o.temperature ?? 1,
+    ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+    ...(o.conditioning ? { conditioning: o.conditioning } : {}),
+  });
+  const scores: number[] = [];
+  for (const [i, e] of episodes.entries()) {
+    let s: number;
+    try {
+      s = o.reward ? await o.reward(e) : e.return;
+    } catch (err) {
+      throw new ZooError('PLUGIN_FAILED', `[${o.plugin}] step ${o.step}: the reward function threw on episode ${i}: ${(err as Error).message}`, {
+        step: o.step,
+        plugin: o.plugin,
+        field: 'reward',
+        cause: err,
+      });
+    }
+    if (!Number.isFinite(s)) {
+      throw new ZooError('NON_FINITE', `[${o.plugin}] step ${o.step}: the reward of episode ${i} is ${s}; rewards must be finite numbers`, {
+        step: o.step,
+        plugin: o.plugin,
+        field: 'reward',
+      });
+    }
+    scores.push(s);
+  }
+  const examples: Example[] = episodes.map((e) => ({ tokens: e.tokens, targetMask: e.actionMask, return: e.return }));
+  const dense = tf.tidy(() => {
+    const { tokens, targets } = padExamples(examples);
+    const out = o.policy.forward(tokens);
+    const [B, T] = tokens.shape;
+    const values = out.values ? tf.slice(out.values, [0, 0], [B, T - 1]) : undefined;
+    return { mask: targets, logp: tokenLogProbs(out.logits, tokens), refLogp: tokenLogProbs(o.base.forward(tokens).logits, tokens), ...(values ? { values } : {}) };
+  });
+  const batch: RolloutBatch = {
+    examples,
+    scores,
+    mask: rows(dense.mask),
+    logp: rows(dense.logp),
+    refLogp: rows(dense.refLogp),
+    ...(dense.values ? { values: rows(dense.values as tf.Tensor2D) } : {}),
+  };
+  tf.dispose(Object.values(dense));
+  return batch;
+}
+
+/** Σ over each episode's actions of the per-token KL estimate (k1: log π − log π₀; k3 never negative). */
+export function sequenceKl(batch: RolloutBatch, estimator: KlEstimator): number[] {
+  return batch.mask.map((m, b) => {
+    let s = 0;
+    m.forEach((on, j) => {
+      if (!on) return;
+      const logr = batch.refLogp[b]![j]! - batch.logp[b]![j]!;
+      s += estimator === 'k1' ? -logr : Math.exp(logr) - 1 - logr;
+    });
+    return s;
+  });
+}
+
+/**
+ * RLOO advantages (Ahmadian et al. 2024; TRL's RLOO): rewards come in consecutive groups of `k` samples
+ * of one prompt, and each sample's baseline is the mean reward of the other k − 1.
+ */
+export function rlooAdvantages(rewards: readonly number[], k: number): number[] {
+  if (rewards.length % k !== 0) throw new ZooError('SHAPE_MISMATCH', `RLOO needs groups of k = ${k} samples; got ${rewards.length} rewards`, { field: 'k' });
+  return rewards.map((r, i) => {
+    const g = Math.floor(i / k) * k;
+    let others = 0;
+    for (let j = g; j < g + k; j++) if (j !== i) others += rewards[j]!;
+    return r - others / (k - 1);
+  });
+}
+
+/** The REINFORCE loss −mean_b A_b · Σ_t log π(a_t) over each episode's actions (call inside `tf.tidy`). */
+export function reinforceLoss(policy: Transformer, batch: RolloutBatch, advantages: readonly number[]): { loss: tf.Scalar; logits: tf.Tensor3D; logp: tf.Tensor2D; tokens: tf.Tensor2D; mask: tf.Tensor2D } {
+  const { tokens, targets } = padExamples(batch.examples);
+  const { logits } = policy.forward(tokens);
+  const logp = tokenLogProbs(logits, tokens);
+  const seq = tf.sum(tf.mul(logp, targets), 1);
+  return { loss: tf.neg(tf.mean(tf.mul(seq, tf.tensor1d(advantages as number[])))) as tf.Scalar, logits, logp, tokens, mask: targets };
+}
+
+export interface GaeResult {
+  advantages: number[][];
+  returns: number[][];
+}
+
+/**
+ * Generalised advantage estimation (Schulman et al. 2016) over each episode's action positions (the
+ * world's observation tokens are transitions, not decisions). The per-action reward is
+ * −klCoef·(log π − log π₀) and the episode's score is added at its last action, as TRL's PPO does.
+ * Advantages are whitened over all actions of the batch when `whiten` (TRL's default).
+ */
+export function gae(batch: RolloutBatch, o: { gamma: number; lambda: number; klCoef: number; whiten: boolean }): GaeResult {
+  if (!batch.values) throw new ZooError('CONFIG_INVALID', 'GAE needs value predictions: give the policy a value head (model.addValueHead())', { field: 'valueHead' });
+  const advantages = batch.mask.map((m) => m.map(() => 0));
+  const returns = batch.mask.map((m) => m.map(() => 0));
+  batch.mask.forEach((m, b) => {
+    const positions = m.flatMap((on, j) => (on ? [j] : []));
+    let next = 0;
+    let lastGae = 0;
+    for (let i = positions.length - 1; i >= 0; i--) {
+      const j = positions[i]!;
+      let r = -o.klCoef * (batch.logp[b]![j]! - batch.refLogp[b]![j]!);
+      if (i === positions.length - 1) r += batch.scores[b]!;
+      const v = batch.values![b]![j]!;
+      const delta = r + o.gamma * next - v;
+      lastGae = delta + o.gamma * o.lambda * lastGae;
+      advantages[b]![j] = lastGae;
+      returns[b]![j] = lastGae + v;
+      next = v;
+    }
+  });
+  if (o.whiten) {
+    const all = batch.mask.flatMap((m, b) => m.flatMap((on, j) => (on ? [advantages[b]![j]!] : [])));
+    const mean = all.reduce((a, x) => a + x, 0) / Math.max(all.length, 1);
+    const std = Math.sqrt(all.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(all.length - 1, 1));
+    batch.mask.forEach((m, b) => m.forEach((on, j) => on && (advantages[b]![j] = (advantages[b]![j]! - mean) / (std + 1e-8))));
+  }
+  return { advantages, returns };
+}
+
+export interface PpoLossOptions {
+  /** Policy ratio clip ε (TRL's `cliprange` 0.2). */
+  clip: number;
+  /** Value clip (TRL's `cliprange_value` 0.2). */
+  clipValue: number;
+  /** Weight of the value loss (TRL's `vf_coef` 0.1). */
+  vfCoef: number;
+}
+
+/**
+ * The clipped PPO objective on a collected batch (call inside `tf.tidy`): policy loss
+ * max(−A·ρ, −A·clip(ρ, 1±ε)) and value loss ½·max((V − R)², (clip(V, V_old ± ε_v) − R)²) averaged over
+ * action tokens, with TRL's metrics `policy/clipfrac_avg`, `val/clipfrac_avg`, `val/ratio`,
+ * `loss/policy_avg`, `loss/value_avg` and `objective/entropy`.
+ */
+export function ppoLoss(policy: Transformer, batch: RolloutBatch, g: GaeResult, o: PpoLossOptions): { loss: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+  const { tokens, targets: mask } = padExamples(batch.examples);
+  const out = policy.forward(tokens);
+  if (!out.values || !batch.values) throw new ZooError('CONFIG_INVALID', 'PPO needs a value head: call policy.addValueHead() before training', { field: 'valueHead' });
+  const [B, T] = tokens.shape;
+  const logp = tokenLogProbs(out.logits, tokens);
+  const values = tf.slice(out.values, [0, 0], [B, T - 1]);
+  const dense = (x: number[][]) => tf.tensor2d(x.map((r) => r.slice(0, T - 1)), [B, T - 1]);
+  const adv = dense(g.advantages);
+  const ret = dense(g.returns);
+  const oldLogp = dense(batch.logp);
+  const oldValues = dense(batch.values);
+  const ratio = tf.exp(tf.sub(logp, oldLogp));
+  const pg1 = tf.mul(tf.neg(adv), ratio);
+  const pg2 = tf.mul(tf.neg(adv), tf.clipByValue(ratio, 1 - o.clip, 1 + o.clip));
+  const pgLoss = maskedMean(tf.maximum(pg1, pg2), mask);
+  const vClipped = tf.add(oldValues, tf.clipByValue(tf.sub(values, oldValues), -o.clipValue, o.clipValue));
+  const vf1 = tf.square(tf.sub(values, ret));
+  const vf2 = tf.square(tf.sub(vClipped, ret));
+  const vfLoss = tf.mul(0.5, maskedMean(tf.maximum(vf1, vf2), mask));
+  const loss = tf.add(pgLoss, tf.mul(o.vfCoef, vfLoss)) as tf.Scalar;
+  const ent = maskedMean(entropy(tf.slice(out.logits, [0, 0, 0], [B, T - 1, -1]) as tf.Tensor3D), mask);
+  return {
+    loss,
+    metrics: {
+      'policy/clipfrac_avg': maskedMean(tf.cast(tf.greater(pg2, pg1), 'float32'), mask),
+      'val/clipfrac_avg': maskedMean(tf.cast(tf.greater(vf2, vf1), 'float32'), mask),
+      'val/ratio': maskedMean(ratio, mask),
+      'loss/policy_avg': pgLoss,
+      'loss/value_avg': vfLoss as tf.Scalar,
+      'objective/entropy': ent,
+    },
+  };
+}
+
+/** Mean of the per-sequence KL (k3 by default: never negative) and of the scores, for logging. */
+export function rolloutSummary(batch: RolloutBatch, klCoef: number, estimator: KlEstimator = 'k3'): { 'objective/kl': number; 'objective/scores': number; 'objective/rlhf_reward': number } {
+  const kl = sequenceKl(batch, estimator);
+  const k1 = sequenceKl(batch, 'k1');
+  const mean = (x: number[]) => x.reduce((a, v) => a + v, 0) / Math.max(x.length, 1);
+  const scores = mean(batch.scores);
+  return { 'objective/kl': mean(kl), 'objective/scores': scores, 'objective/rlhf_reward': scores - klCoef * mean(k1) };
+}
+

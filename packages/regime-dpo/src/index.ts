@@ -1,0 +1,2 @@
+export { dpo, dpoOptionsSchema } from './dpo.js';
+export type { DpoOptions } from './dpo.js';

@@ -1,0 +1,76 @@
+import { collectRollouts, defineRegime, entropy, maskedMean, fitWithLoss, reinforceLoss, repeatResets, rlooAdvantages, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import type { RolloutBatch } from '@regime-zoo/core';
+import { z } from 'zod';
+
+const NAME = 'regime-kl-rl';
+
+export const klRlOptionsSchema = z
+  .object({
+    ...trainingOptionsSchema.shape,
+    /** KL coefficient β of reward − β·KL(π‖π₀) (TRL RLOO's default 0.05). */
+    beta: z.number().positive().default(0.05),
+    /** Samples per prompt for the leave-one-out baseline (TRL's `rloo_k` is 2; more is lower variance). */
+    k: z.number().int().min(2).default(4),
+    /** Prompts per step: each step rolls out `prompts · k` episodes. */
+    prompts: z.number().int().positive().default(8),
+    temperature: z.number().positive().default(1),
+    /** Per-token KL estimator folded into the reward: `k1` (TRL's default; its gradient is unbiased) or `k3`. */
+    klPenalty: z.enum(['k1', 'k3']).default('k1'),
+    maxLength: z.number().int().positive().optional(),
+    /** Index into `ctx.worlds` of the world to roll out in. */
+    world: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export type KlRlOptions = z.input<typeof klRlOptionsSchema>;
+
+/**
+ * RL that is equivalent to conditioning, online: REINFORCE with the RLOO baseline on the KL-shaped reward
+ * r'(x) = r(x) − β·Σ_t (log π(a_t) − log π₀(a_t)), folded in as TRL's RLOO does. The optimum of
+ * E_π[r] − β·KL(π‖π₀) is π*(x) ∝ π₀(x)·exp(r(x)/β) (Korbak et al. 2022). Logs `objective/scores`,
+ * `objective/rlhf_reward`, `objective/kl` (k3, never negative), `objective/entropy` and `loss`.
+ */
+export const klRl = defineRegime({
+  name: NAME,
+  options: klRlOptionsSchema,
+  create: (o) => ({
+    async fit(ctx) {
+      const world = ctx.worlds[o.world];
+      if (!world) throw new ZooError('OPTION_INVALID', `[${NAME}] ctx.worlds has no world at index ${o.world}; pass the world to roll out in`, { field: 'world', plugin: NAME });
+      const env = repeatResets(world, o.k);
+      let batch: RolloutBatch | undefined;
+      let advantages: number[] = [];
+      return fitWithLoss(ctx, {
+        plugin: NAME,
+        options: o,
+        async beforeStep(step, trainer) {
+          batch = await collectRollouts({
+            policy: ctx.policy,
+            base: ctx.base,
+            env,
+            episodes: o.prompts * o.k,
+            rng: trainer.rng,
+            temperature: o.temperature,
+            ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+            ...(ctx.reward ? { reward: ctx.reward } : {}),
+            plugin: NAME,
+            step,
+          });
+          const kl = sequenceKl(batch, o.klPenalty);
+          advantages = rlooAdvantages(batch.scores.map((s, i) => s - o.beta * kl[i]!), o.k);
+        },
+        loss: () => {
+          const b = batch!;
+          const { loss, logits, mask } = reinforceLoss(ctx.policy, b, advantages);
+          const [B, T] = mask.shape;
+          const ent = maskedMean(entropy(tf.slice(logits, [0, 0, 0], [B, T, -1]) as tf.Tensor3D), mask);
+          const summary = rolloutSummary(b, o.beta);
+          const metrics: Record<string, tf.Scalar> = { 'objective/entropy': ent };
+          for (const [k, v] of Object.entries(summary)) metrics[k] = tf.scalar(v);
+          return { loss, metrics };
+        },
+      });
+    },
+  }),
+});
+

@@ -1,0 +1,2 @@
+export { rewardWeighted, rewardWeightedOptionsSchema, exampleWeights } from './reward-weighted.js';
+export type { RewardWeightedOptions } from './reward-weighted.js';

@@ -1,0 +1,2 @@
+export { sft, sftOptionsSchema } from './sft.js';
+export type { SftOptions } from './sft.js';
