@@ -46,3 +46,5 @@ export type {
 export * as tf from '@tensorflow/tfjs-core';
 export { collectRollouts, sequenceKl, rlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
+export { wilson, differenceInterval } from './stats.js';
+export type { Interval } from './stats.js';

@@ -1,0 +1,2 @@
+export { ppo, ppoOptionsSchema } from './ppo.js';
+export type { PpoOptions } from './ppo.js';

@@ -1,0 +1,2 @@
+export { rlhfFlag, rlhfFlagOptionsSchema } from './rlhf-flag.js';
+export type { RlhfFlagOptions } from './rlhf-flag.js';
