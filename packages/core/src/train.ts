@@ -35,77 +35,122 @@ export function learningRate(c: OptimizerConfig, step: number, totalSteps: numbe
   return min + 0.5 * (c.lr - min) * (1 + Math.cos(Math.PI * progress));
 }
 
+/** A tensor as a vector (no kernel for one that already is: every op costs tens of µs on tfjs-node). */
+function flat1d(x: tf.Tensor): tf.Tensor1D {
+  return (x.rank === 1 ? x : tf.reshape(x, [-1])) as tf.Tensor1D;
+}
+
 function decays(name: string, v: tf.Variable): boolean {
   return v.rank >= 2 && !name.startsWith('embed.') && !name.startsWith('pos_embed.');
 }
 
-/** AdamW (decoupled weight decay) whose moments are variables, so they can be checkpointed exactly. */
+/**
+ * AdamW (decoupled weight decay) over all parameters at once: gradients and parameters are flattened
+ * into one vector per step, so an update costs about a dozen large ops instead of a dozen per parameter
+ * (per-op overhead dominates at these model sizes). The moments `m`, `v` are flat variables, saved in
+ * checkpoints for exact resume. Parameters without a gradient in a step are left exactly as they are.
+ */
 export class AdamW {
-  readonly m: Map<string, tf.Variable>;
-  readonly v: Map<string, tf.Variable>;
+  readonly m: tf.Variable;
+  readonly v: tf.Variable;
   /** Number of updates applied (bias correction uses it). */
   t = 0;
+  private readonly names: string[];
+  private readonly sizes: number[];
+  private readonly decayMask: tf.Tensor1D;
+  private readonly masks = new Map<string, tf.Tensor1D>();
 
   constructor(
     private readonly params: Map<string, tf.Variable>,
     readonly config: OptimizerConfig,
   ) {
-    this.m = new Map();
-    this.v = new Map();
-    for (const [n, p] of params) {
-      this.m.set(n, tf.variable(tf.zerosLike(p), false));
-      this.v.set(n, tf.variable(tf.zerosLike(p), false));
-    }
+    this.names = [...params.keys()];
+    this.sizes = this.names.map((n) => params.get(n)!.size);
+    const total = this.sizes.reduce((a, b) => a + b, 0);
+    this.m = tf.variable(tf.zeros([total]), false);
+    this.v = tf.variable(tf.zeros([total]), false);
+    this.decayMask = tf.keep(this.constant((n) => decays(n, params.get(n)!)));
   }
 
-  /** Applies one update with gradients by parameter name (missing names are left unchanged). */
-  apply(grads: Record<string, tf.Tensor>, lr: number): void {
+  /** A flat vector with 1 over the parameters `pick` selects and 0 elsewhere. */
+  private constant(pick: (name: string) => boolean): tf.Tensor1D {
+    const data = new Float32Array(this.m.size);
+    let offset = 0;
+    this.names.forEach((n, i) => {
+      if (pick(n)) data.fill(1, offset, offset + this.sizes[i]!);
+      offset += this.sizes[i]!;
+    });
+    return tf.tensor1d(data);
+  }
+
+  /** Concatenates named tensors in parameter order; missing names become zeros. */
+  flatten(named: Record<string, tf.Tensor>): tf.Tensor1D {
+    return tf.tidy(() => tf.concat(this.names.map((n, i) => (named[n] ? flat1d(named[n]!) : tf.zeros([this.sizes[i]!])))) as tf.Tensor1D);
+  }
+
+  /**
+   * Applies one update from a flat gradient (parameter order). `present` names the parameters that have a
+   * gradient this step (default: all); the others, and their moments, are not touched.
+   */
+  applyFlat(grad: tf.Tensor1D, lr: number, present?: ReadonlySet<string>): void {
     this.t += 1;
     const { beta1, beta2, eps, weightDecay } = this.config;
     const c1 = 1 - beta1 ** this.t;
     const c2 = 1 - beta2 ** this.t;
+    const all = !present || this.names.every((n) => present.has(n));
+    let mask: tf.Tensor1D | undefined;
+    if (!all) {
+      const key = this.names.filter((n) => present.has(n)).join('|');
+      if (!this.masks.has(key)) this.masks.set(key, tf.keep(this.constant((n) => present.has(n))));
+      mask = this.masks.get(key)!;
+    }
     tf.tidy(() => {
-      for (const [n, p] of this.params) {
-        const g = grads[n];
-        if (!g) continue;
-        const m = this.m.get(n)!;
-        const v = this.v.get(n)!;
-        const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-        m.assign(m1);
-        v.assign(v1);
-        let update = tf.div(tf.mul(m1, lr / c1), tf.add(tf.sqrt(tf.div(v1, c2)), eps));
-        if (weightDecay > 0 && decays(n, p)) update = tf.add(update, tf.mul(p, lr * weightDecay));
-        p.assign(tf.sub(p, update));
+      const params = this.names.map((n) => this.params.get(n)!);
+      const p = tf.concat(params.map(flat1d));
+      let m1 = tf.add(tf.mul(this.m, beta1), tf.mul(grad, 1 - beta1));
+      let v1 = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(grad), 1 - beta2));
+      if (mask) {
+        m1 = tf.where(tf.cast(mask, 'bool'), m1, this.m);
+        v1 = tf.where(tf.cast(mask, 'bool'), v1, this.v);
       }
+      let update = tf.div(tf.mul(m1, lr / c1), tf.add(tf.sqrt(tf.mul(v1, 1 / c2)), eps));
+      if (weightDecay > 0) update = tf.add(update, tf.mul(tf.mul(p, this.decayMask), lr * weightDecay));
+      if (mask) update = tf.mul(update, mask);
+      this.m.assign(m1);
+      this.v.assign(v1);
+      const pieces = tf.split(tf.sub(p, update), this.sizes);
+      params.forEach((x, i) => x.assign(x.rank === 1 ? pieces[i]! : tf.reshape(pieces[i]!, x.shape)));
     });
   }
 
-  /** Moments as named tensors (`m/<param>`, `v/<param>`), for checkpoints. */
+  /** Applies one update with gradients by parameter name (missing names are left unchanged). */
+  apply(grads: Record<string, tf.Tensor>, lr: number): void {
+    const flat = this.flatten(grads);
+    this.applyFlat(flat, lr, new Set(Object.keys(grads)));
+    flat.dispose();
+  }
+
+  /** Moments as named tensors (`m`, `v`: flat, in parameter order), for checkpoints. */
   stateTensors(): Record<string, tf.Tensor> {
-    const out: Record<string, tf.Tensor> = {};
-    for (const [n, t] of this.m) out[`m/${n}`] = t;
-    for (const [n, t] of this.v) out[`v/${n}`] = t;
-    return out;
+    return { m: this.m, v: this.v };
   }
 
   loadState(t: number, tensors: Record<string, tf.Tensor>): void {
-    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
-      for (const [n, variable] of map) {
-        const src = tensors[`${kind}/${n}`];
-        if (!src || !tf.util.arraysEqual(src.shape, variable.shape)) {
-          throw new ZooError('CHECKPOINT_MISMATCH', `optimizer state "${kind}/${n}" is ${src ? `[${src.shape}]` : 'missing'}, expected [${variable.shape}]`, {
-            field: `optimizer.${kind}/${n}`,
-          });
-        }
-        variable.assign(src);
+    for (const [name, variable] of [['m', this.m], ['v', this.v]] as const) {
+      const src = tensors[name];
+      if (!src || !tf.util.arraysEqual(src.shape, variable.shape)) {
+        throw new ZooError('CHECKPOINT_MISMATCH', `optimizer state "${name}" is ${src ? `[${src.shape}]` : 'missing'}, expected [${variable.shape}] (one entry per model parameter)`, {
+          field: `optimizer.${name}`,
+        });
       }
+      variable.assign(src);
     }
     this.t = t;
   }
 
   dispose(): void {
-    tf.dispose([...this.m.values(), ...this.v.values()]);
+    tf.dispose([this.m, this.v, this.decayMask, ...this.masks.values()]);
+    this.masks.clear();
   }
 }
 
@@ -221,14 +266,15 @@ export class Trainer {
       }
       const clipNorm = this.optimizerConfig.clipNorm;
       const metricNames = Object.keys(metricSums);
+      const flat = this.optimizer.flatten(grads);
       const [lossValue, normValue, ...metricValues] = tf.tidy(() => {
-        const sq = Object.values(grads).map((t) => tf.sum(tf.square(t)));
-        const norm = sq.length ? tf.div(tf.sqrt(tf.addN(sq)), M) : tf.scalar(0);
+        const norm = tf.div(tf.sqrt(tf.sum(tf.square(flat))), M);
         return Array.from(tf.stack([tf.div(lossSum!, M), norm, ...metricNames.map((k) => tf.div(metricSums[k]!, M))]).dataSync());
       });
       const loss = lossValue!;
       const gradNorm = normValue!;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        flat.dispose();
         const what = Number.isFinite(loss) ? `gradient norm is ${gradNorm}` : `loss is ${loss}`;
         throw new ZooError('NON_FINITE', `step ${this.step}: ${what}; the update was not applied, so the weights are those after the previous step. Lower the learning rate or check the data and rewards.`, {
           step: this.step,
@@ -237,11 +283,9 @@ export class Trainer {
       }
       const scale = (1 / M) * (clipNorm > 0 && gradNorm > clipNorm ? clipNorm / (gradNorm + 1e-6) : 1);
       const lr = learningRate(this.optimizerConfig, this.step, this.totalSteps);
-      tf.tidy(() => {
-        const scaled: Record<string, tf.Tensor> = {};
-        for (const [n, t] of Object.entries(grads)) scaled[n] = scale === 1 ? t : tf.mul(t, scale);
-        this.optimizer.apply(scaled, lr);
-      });
+      const scaled = scale === 1 ? flat : tf.tidy(() => tf.mul(flat, scale) as tf.Tensor1D);
+      this.optimizer.applyFlat(scaled, lr, new Set(Object.keys(grads)));
+      tf.dispose([flat, scaled]);
       const metrics: Record<string, number> = {};
       metricNames.forEach((k, j) => (metrics[k] = metricValues[j]!));
       const info: StepInfo = { step: this.step, totalSteps: this.totalSteps, loss, lr, gradNorm, metrics };
