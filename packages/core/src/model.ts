@@ -353,8 +353,14 @@ export class Transformer {
     const flat = tf.reshape(ids, [N]);
     const embed = tap('hook_embed', tf.gather(this.p('embed.W_E'), flat) as tf.Tensor2D, resid);
     const posRows = tf.slice(this.p('pos_embed.W_pos'), [start, 0], [T, D]);
-    const pos = tap('hook_pos_embed', tf.reshape(tf.tile(posRows, [B, 1]), [N, D]) as tf.Tensor2D, resid);
-    let x = drop(tf.add(embed, pos), 0);
+    // Broadcast the [T, D] position rows over the batch (tf.tile's gradient costs 2 kernels per row).
+    let x: tf.Tensor2D;
+    if (watch?.('hook_pos_embed')) {
+      const pos = tap('hook_pos_embed', tf.reshape(tf.broadcastTo(posRows, [B, T, D]), [N, D]) as tf.Tensor2D, resid);
+      x = drop(tf.add(embed, pos), 0);
+    } else {
+      x = drop(tf.reshape(tf.add(tf.reshape(embed, [B, T, D]), posRows), [N, D]) as tf.Tensor2D, 0);
+    }
     const mask = incremental ? undefined : tf.slice(this.mask, [0, 0], [T, T]);
     const scale = 1 / Math.sqrt(dh);
 
