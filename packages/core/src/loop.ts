@@ -32,17 +32,28 @@ export function padExamples(examples: readonly Example[], padId = 0): { tokens: 
 
 /**
  * Log-probability of each example's target tokens under `model` (Σ over its `targetMask`), in batches
- * of `batchSize`; e.g. log π(x) of every enumerated sequence of the posterior world.
+ * of `batchSize`; e.g. log π(x) of every enumerated sequence of the posterior world. With `legalIds`, each
+ * next-token distribution is renormalised over those ids: the policy as a rollout samples it, when only
+ * those tokens are legal actions.
  */
-export function exampleLogProbs(model: Transformer, examples: readonly Example[], batchSize = 256): number[] {
+export function exampleLogProbs(model: Transformer, examples: readonly Example[], options: { batchSize?: number; legalIds?: readonly number[] } = {}): number[] {
+  const batchSize = options.batchSize ?? 256;
   const out: number[] = [];
-  for (let i = 0; i < examples.length; i += batchSize) {
-    const lp = tf.tidy(() => {
-      const { tokens, targets } = padExamples(examples.slice(i, i + batchSize));
-      return sequenceLogProbs(model.forward(tokens).logits, tokens, targets);
-    });
-    out.push(...lp.dataSync());
-    lp.dispose();
+  const V = model.config.vocabSize;
+  const legal = options.legalIds ? new Set(options.legalIds) : undefined;
+  const mask = legal ? tf.tensor1d(Array.from({ length: V }, (_, id) => (legal.has(id) ? 0 : -1e9))) : undefined;
+  try {
+    for (let i = 0; i < examples.length; i += batchSize) {
+      const lp = tf.tidy(() => {
+        const { tokens, targets } = padExamples(examples.slice(i, i + batchSize));
+        const logits = model.forward(tokens).logits;
+        return sequenceLogProbs(mask ? (tf.add(logits, mask) as tf.Tensor3D) : logits, tokens, targets);
+      });
+      out.push(...lp.dataSync());
+      lp.dispose();
+    }
+  } finally {
+    mask?.dispose();
   }
   return out;
 }

@@ -74,3 +74,11 @@ export function policyDiagnostics(logits: tf.Tensor3D, refLogits: tf.Tensor3D, m
     };
   });
 }
+
+/**
+ * log σ(x) = −softplus(−x), numerically stable. tfjs 4.22's own `tf.logSigmoid` fails in backprop
+ * ("Cannot read properties of undefined (reading 'map')"), so losses use this one.
+ */
+export function logSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(x)));
+}

@@ -30,7 +30,7 @@ describe('regime-decision-transformer', () => {
       expect(prefix).toEqual([vocabulary.id(`<rtg:${b}>`)]);
       const target = world.pi0.map((p, i) => (bucketOf[i] === b ? p : 0));
       const z = target.reduce((a, x) => a + x, 0);
-      const model = exampleLogProbs(policy, world.sequences.map((x) => ({ tokens: world.tokens(x, prefix), targetMask: world.targetMask(x, prefix) }))).map(Math.exp);
+      const model = exampleLogProbs(policy, world.sequences.map((x) => ({ tokens: world.tokens(x, prefix), targetMask: world.targetMask(x, prefix) })), { legalIds: world.legal }).map(Math.exp);
       kls.push(klDivergence(target.map((p) => p / z), model));
     }
     console.log('DT KL per bucket', kls.map((k) => k.toFixed(4)).join(' '));

@@ -1,4 +1,4 @@
-import { checkExamples, defineRegime, exampleLogProbs, fitWithLoss, padExamples, policyDiagnostics, sequenceLogProbs, tf, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { checkExamples, defineRegime, exampleLogProbs, logSigmoid, fitWithLoss, padExamples, policyDiagnostics, sequenceLogProbs, tf, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import { z } from 'zod';
 
 const NAME = 'regime-dpo';
@@ -48,7 +48,7 @@ export const dpo = defineRegime({
           const chosen = tf.slice(implicit, [0], [B]);
           const rejected = tf.slice(implicit, [B], [B]);
           const z = tf.sub(chosen, rejected);
-          const loss = tf.neg(tf.mean(tf.add(tf.mul(tf.logSigmoid(z), 1 - o.labelSmoothing), tf.mul(tf.logSigmoid(tf.neg(z)), o.labelSmoothing)))) as tf.Scalar;
+          const loss = tf.neg(tf.mean(tf.add(tf.mul(logSigmoid(z), 1 - o.labelSmoothing), tf.mul(logSigmoid(tf.neg(z)), o.labelSmoothing)))) as tf.Scalar;
           const chosenRows = (x: tf.Tensor) => tf.slice(x, [0, 0, 0], [B, -1, -1]) as tf.Tensor3D;
           const diag = policyDiagnostics(chosenRows(logits), chosenRows(ctx.base.forward(tokens).logits), tf.slice(targets, [0, 0], [B, -1]) as tf.Tensor2D);
           return {

@@ -18,6 +18,8 @@ export interface PosteriorFixture {
   /** π₀ of each sequence (a Markov chain: `start`, then `transition`). */
   pi0: number[];
   reward: (seq: readonly number[]) => number;
+  /** Token ids of the symbols: the only legal actions. */
+  legal: number[];
   /** The episode tokens of a sequence, with optional conditioning tokens after BOS. */
   tokens: (seq: readonly number[], conditioning?: readonly number[]) => number[];
   /** Target mask of those tokens: the symbols and EOS are not targets except the agent's symbols. */
@@ -56,6 +58,7 @@ export function posteriorFixture(o: { symbols?: number; length?: number; start?:
     sequences,
     pi0,
     reward,
+    legal,
     tokens: (seq, cond = []) => [BOS, ...cond, SEP, ...seq.map((s) => FIRST_SYMBOL + s), EOS],
     targetMask: (seq, cond = []) => [false, ...cond.map(() => false), false, ...seq.map(() => true), false],
     decode: (tokens) => tokens.slice(tokens.indexOf(SEP) + 1).filter((t) => t >= FIRST_SYMBOL && t < FIRST_SYMBOL + S).map((t) => t - FIRST_SYMBOL),
