@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ZooError } from './errors.js';
 import { padExamples } from './loop.js';
 import type { Transformer } from './model.js';
-import { entropy, maskedMean, tokenLogProbs, type KlEstimator } from './ops.js';
+import { entropy, maskedMean, type KlEstimator } from './ops.js';
 import type { Example, RewardFn } from './plugin.js';
 import type { Rng } from './rng.js';
 import { rollout, type Environment } from './rollout.js';
@@ -14,6 +14,8 @@ import { rollout, type Environment } from './rollout.js';
  */
 export interface RolloutBatch {
   examples: Example[];
+  /** Legal action ids at each action of each episode: log-probs are taken over these only. */
+  legal: number[][][];
   /** Score of each episode: `reward(episode)` or its visible return. */
   scores: number[];
   mask: number[][];
@@ -42,6 +44,44 @@ export interface CollectOptions {
 
 function rows(t: tf.Tensor2D): number[][] {
   return t.arraySync();
+}
+
+/**
+ * Additive mask [B, T−1, V] that restricts each action's next-token distribution to the legal ids it was
+ * sampled from (0 where legal, −1e9 elsewhere; non-action positions are left alone). Policy gradients,
+ * KL terms and entropies are then those of the policy as the world lets it act.
+ */
+export function legalLogitMask(batch: Pick<RolloutBatch, 'mask' | 'legal'>, vocabSize: number): tf.Tensor3D {
+  const B = batch.mask.length;
+  const T1 = batch.mask[0]?.length ?? 0;
+  const data = new Float32Array(B * T1 * vocabSize);
+  batch.mask.forEach((m, b) => {
+    let k = 0;
+    m.forEach((on, j) => {
+      if (!on) return;
+      const legal = batch.legal[b]?.[k++];
+      if (!legal) return;
+      const row = (b * T1 + j) * vocabSize;
+      data.fill(-1e9, row, row + vocabSize);
+      for (const id of legal) data[row + id] = 0;
+    });
+  });
+  return tf.tensor3d(data, [B, T1, vocabSize]);
+}
+
+/** Logits of the first T−1 positions with the legal-action mask added. */
+function maskedLogits(logits: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor3D {
+  const [B, T, V] = logits.shape;
+  return tf.add(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), mask) as tf.Tensor3D;
+}
+
+/** log π of each next token (aligned with `tokenLogProbs`) under the legal-action mask. */
+function legalTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor2D {
+  const [B, T] = tokens.shape;
+  const V = logits.shape[2];
+  const lp = tf.logSoftmax(maskedLogits(logits, mask));
+  const next = tf.slice(tokens, [0, 1], [B, T - 1]);
+  return tf.sum(tf.mul(lp, tf.oneHot(tf.cast(next, 'int32'), V)), -1) as tf.Tensor2D;
 }
 
 /** Rolls out, scores every episode (a NaN/Inf score stops the run with the step) and records log-probs and values. */
@@ -76,15 +116,23 @@ export async function collectRollouts(o: CollectOptions): Promise<RolloutBatch> 
     scores.push(s);
   }
   const examples: Example[] = episodes.map((e) => ({ tokens: e.tokens, targetMask: e.actionMask, return: e.return }));
+  const legal = episodes.map((e) => e.legal);
   const dense = tf.tidy(() => {
     const { tokens, targets } = padExamples(examples);
+    const legalMask = legalLogitMask({ mask: targets.arraySync(), legal }, o.policy.config.vocabSize);
     const out = o.policy.forward(tokens);
     const [B, T] = tokens.shape;
     const values = out.values ? tf.slice(out.values, [0, 0], [B, T - 1]) : undefined;
-    return { mask: targets, logp: tokenLogProbs(out.logits, tokens), refLogp: tokenLogProbs(o.base.forward(tokens).logits, tokens), ...(values ? { values } : {}) };
+    return {
+      mask: targets,
+      logp: legalTokenLogProbs(out.logits, tokens, legalMask),
+      refLogp: legalTokenLogProbs(o.base.forward(tokens).logits, tokens, legalMask),
+      ...(values ? { values } : {}),
+    };
   });
   const batch: RolloutBatch = {
     examples,
+    legal,
     scores,
     mask: rows(dense.mask),
     logp: rows(dense.logp),
@@ -122,13 +170,17 @@ export function rlooAdvantages(rewards: readonly number[], k: number): number[] 
   });
 }
 
-/** The REINFORCE loss −mean_b A_b · Σ_t log π(a_t) over each episode's actions (call inside `tf.tidy`). */
-export function reinforceLoss(policy: Transformer, batch: RolloutBatch, advantages: readonly number[]): { loss: tf.Scalar; logits: tf.Tensor3D; logp: tf.Tensor2D; tokens: tf.Tensor2D; mask: tf.Tensor2D } {
+/** The REINFORCE loss −mean_b A_b · Σ_t log π(a_t) over each episode's actions, with the legal-action entropy (call inside `tf.tidy`). */
+export function reinforceLoss(policy: Transformer, batch: RolloutBatch, advantages: readonly number[]): { loss: tf.Scalar; entropy: tf.Scalar } {
   const { tokens, targets } = padExamples(batch.examples);
   const { logits } = policy.forward(tokens);
-  const logp = tokenLogProbs(logits, tokens);
+  const legalMask = legalLogitMask(batch, policy.config.vocabSize);
+  const logp = legalTokenLogProbs(logits, tokens, legalMask);
   const seq = tf.sum(tf.mul(logp, targets), 1);
-  return { loss: tf.neg(tf.mean(tf.mul(seq, tf.tensor1d(advantages as number[])))) as tf.Scalar, logits, logp, tokens, mask: targets };
+  return {
+    loss: tf.neg(tf.mean(tf.mul(seq, tf.tensor1d(advantages as number[])))) as tf.Scalar,
+    entropy: maskedMean(entropy(maskedLogits(logits, legalMask)), targets),
+  };
 }
 
 export interface GaeResult {
@@ -191,7 +243,8 @@ export function ppoLoss(policy: Transformer, batch: RolloutBatch, g: GaeResult, 
   const out = policy.forward(tokens);
   if (!out.values || !batch.values) throw new ZooError('CONFIG_INVALID', 'PPO needs a value head: call policy.addValueHead() before training', { field: 'valueHead' });
   const [B, T] = tokens.shape;
-  const logp = tokenLogProbs(out.logits, tokens);
+  const legalMask = legalLogitMask(batch, policy.config.vocabSize);
+  const logp = legalTokenLogProbs(out.logits, tokens, legalMask);
   const values = tf.slice(out.values, [0, 0], [B, T - 1]);
   const dense = (x: number[][]) => tf.tensor2d(x.map((r) => r.slice(0, T - 1)), [B, T - 1]);
   const adv = dense(g.advantages);
@@ -207,7 +260,7 @@ export function ppoLoss(policy: Transformer, batch: RolloutBatch, g: GaeResult, 
   const vf2 = tf.square(tf.sub(vClipped, ret));
   const vfLoss = tf.mul(0.5, maskedMean(tf.maximum(vf1, vf2), mask));
   const loss = tf.add(pgLoss, tf.mul(o.vfCoef, vfLoss)) as tf.Scalar;
-  const ent = maskedMean(entropy(tf.slice(out.logits, [0, 0, 0], [B, T - 1, -1]) as tf.Tensor3D), mask);
+  const ent = maskedMean(entropy(maskedLogits(out.logits, legalMask)), mask);
   return {
     loss,
     metrics: {

@@ -34,6 +34,8 @@ export interface Episode {
   actionMask: boolean[];
   /** Visible reward after each action, in order. */
   rewards: number[];
+  /** The legal action ids at each action, in order (what the policy was restricted to). */
+  legal: number[][];
   /** Sum of `rewards`. */
   return: number;
   /** `false` when the episode was cut at `maxLength` before the world ended it and its last tokens were fed. */
@@ -94,7 +96,7 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
     rows.push({
       state,
       queue: prompt.map((id) => ({ id, action: false })),
-      ep: { tokens: [], actionMask: [], rewards: [], return: 0, done: false },
+      ep: { tokens: [], actionMask: [], rewards: [], legal: [], return: 0, done: false },
       active: true,
       ended: false,
     });
@@ -154,6 +156,7 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
           });
         }
         r.state = step.state;
+        r.ep.legal.push([...legal]);
         r.ep.rewards.push(step.reward);
         r.ep.return += step.reward;
         r.queue.push({ id: action, action: true }, ...step.observation.map((id) => ({ id, action: false })));

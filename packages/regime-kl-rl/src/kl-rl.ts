@@ -1,4 +1,4 @@
-import { collectRollouts, defineRegime, entropy, maskedMean, fitWithLoss, reinforceLoss, repeatResets, rlooAdvantages, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { collectRollouts, defineRegime, fitWithLoss, reinforceLoss, repeatResets, rlooAdvantages, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import type { RolloutBatch } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -61,11 +61,9 @@ export const klRl = defineRegime({
         },
         loss: () => {
           const b = batch!;
-          const { loss, logits, mask } = reinforceLoss(ctx.policy, b, advantages);
-          const [B, T] = mask.shape;
-          const ent = maskedMean(entropy(tf.slice(logits, [0, 0, 0], [B, T, -1]) as tf.Tensor3D), mask);
+          const { loss, entropy } = reinforceLoss(ctx.policy, b, advantages);
           const summary = rolloutSummary(b, o.beta);
-          const metrics: Record<string, tf.Scalar> = { 'objective/entropy': ent };
+          const metrics: Record<string, tf.Scalar> = { 'objective/entropy': entropy };
           for (const [k, v] of Object.entries(summary)) metrics[k] = tf.scalar(v);
           return { loss, metrics };
         },

@@ -1,0 +1,578 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { ensureBackend, measureMatmulGflops, nativeTensorFlowVersion } from './backend.js';
+import { ZooError } from './errors.js';
+import { Transformer } from './model.js';
+import { tokenLogProbs } from './ops.js';
+import { Rng } from './rng.js';
+import { rollout, type Environment } from './rollout.js';
+import { Trainer } from './train.js';
+
+/** The benchmark's model sizes; all use vocabulary 64, context 64, batch 32 (`BENCH_SHAPE`). */
+export const BENCH_CONFIGS = {
+  S: { dModel: 64, nLayers: 2, nHeads: 4 },
+  M: { dModel: 128, nLayers: 4, nHeads: 4 },
+  L: { dModel: 256, nLayers: 6, nHeads: 8 },
+} as const;
+
+export type BenchConfigName = keyof typeof BENCH_CONFIGS;
+export const BENCH_CONFIG_NAMES = Object.keys(BENCH_CONFIGS) as BenchConfigName[];
+
+export const BENCH_SHAPE = { vocabSize: 64, contextLength: 64, batch: 32, mlpRatio: 4 } as const;
+
+/** The targets of issue 3: tfjs/PyTorch training throughput per config, and the KV-cache rollout speed-up. */
+export const BENCH_TARGETS = {
+  trainingRatio: { S: 0.5, M: 0.5, L: 0.8 } as Record<BenchConfigName, number>,
+  kvSpeedup: 5,
+} as const;
+
+export const FLOP_FORMULA =
+  'FLOPs/step = 6·N·B·T + 12·L·B·T²·d, N = weights of the matmuls (L·(4d² + 2·r·d²) + d·V: fused QKV, W_O, MLP in/out, unembedding; ' +
+  'no embeddings, biases or LayerNorm), B·T = tokens per step; 12·L·B·T²·d = QKᵀ and AV, forward (2 matmuls × 2·B·T²·d) + backward (2×forward); ' +
+  'elementwise ops, softmax and the optimizer are not counted';
+
+export interface FlopShape {
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  mlpRatio?: number;
+}
+
+export interface FlopCount {
+  /** N: parameters that take part in a matmul. */
+  matmulParams: number;
+  /** 6·N·B·T: forward (2·N per token) + backward (4·N per token) through the weight matmuls. */
+  dense: number;
+  /** 12·L·B·T²·d: the two attention matmuls (QKᵀ and AV) forward and backward, full T×T (the mask is not exploited). */
+  attention: number;
+  total: number;
+}
+
+/** Matmul FLOPs of one training step (forward + backward) on `batch` rows of `seqLen` tokens; see `FLOP_FORMULA`. */
+export function trainingFlops(c: FlopShape, batch: number, seqLen: number): FlopCount {
+  const d = c.dModel;
+  const r = c.mlpRatio ?? 4;
+  const matmulParams = c.nLayers * (3 * d * d + d * d + 2 * r * d * d) + d * c.vocabSize;
+  const tokens = batch * seqLen;
+  const dense = 6 * matmulParams * tokens;
+  const attention = 12 * c.nLayers * batch * seqLen * seqLen * d;
+  return { matmulParams, dense, attention, total: dense + attention };
+}
+
+export interface BenchmarkOptions {
+  /** Configs to run, in order (default S, M, L). */
+  configs?: readonly BenchConfigName[];
+  /** Timed training steps per config (default 30). */
+  steps?: number;
+  /** Untimed steps before timing (default 3). */
+  warmupSteps?: number;
+  /** Time KV-cache and no-cache rollouts (default true). */
+  rollouts?: boolean;
+  /** Episodes per rollout, decoded as one batch (default 32). */
+  rolloutEpisodes?: number;
+  /** Prompt tokens before generation (default 8). */
+  promptLength?: number;
+  /** Tokens each episode generates (default 48). */
+  generateTokens?: number;
+  /** Timed rollouts per mode, after one short warm-up rollout; the median is reported (default 3). */
+  rolloutRepeats?: number;
+  /** Size of the square matmul that measures the machine's peak (default 1024). */
+  matmulSize?: number;
+  seed?: number;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface TimingStats {
+  median: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+export interface TrainingMeasurement {
+  warmupSteps: number;
+  steps: number;
+  /** Wall time of `Trainer.trainStep` (forward, backward, clipping, AdamW, loss read-back) in ms. */
+  msPerStep: TimingStats;
+  /** B·T / median step time. */
+  tokensPerSecond: number;
+  /** FLOPs/step / median step time. */
+  achievedGflops: number;
+  /** achievedGflops / the measured matmul peak. */
+  fractionOfPeak: number;
+  /** CPU cores other processes kept busy while the steps were timed (Linux /proc/stat; absent elsewhere). */
+  otherLoad?: number;
+}
+
+export interface MemoryMeasurement {
+  /** High-water mark of `tf.memory().numBytes` during one training step (tf.profile). */
+  peakTensorBytes: number;
+  /** `tf.memory().numBytes` after the timed steps (weights, AdamW moments, data). */
+  tensorBytesAfter: number;
+  /** Kernels run by one training step (tf.profile). */
+  kernelsPerStep: number;
+  /** Peak resident set size of the process while this config ran. */
+  peakRssBytes: number;
+  /** `VmHWM` (reset before each config through /proc/self/clear_refs) or `sampled` (max RSS after each step). */
+  rssMethod: 'VmHWM' | 'sampled';
+}
+
+export interface RolloutMode {
+  ms: number;
+  /** Generated tokens / time. */
+  tokensPerSecond: number;
+}
+
+export interface RolloutMeasurement {
+  episodes: number;
+  promptLength: number;
+  generateTokens: number;
+  withCache: RolloutMode;
+  withoutCache: RolloutMode;
+  /** withCache.tokensPerSecond / withoutCache.tokensPerSecond. */
+  speedup: number;
+  /** CPU cores other processes kept busy during the timed rollouts (Linux only). */
+  otherLoad?: number;
+}
+
+export interface ConfigBenchResult {
+  name: BenchConfigName;
+  model: { vocabSize: number; contextLength: number; dModel: number; nLayers: number; nHeads: number; mlpRatio: number };
+  batch: number;
+  params: number;
+  flopsPerStep: FlopCount;
+  training: TrainingMeasurement;
+  memory: MemoryMeasurement;
+  rollout?: RolloutMeasurement;
+}
+
+export interface BenchmarkResult {
+  kind: 'regime-zoo-bench';
+  library: 'tfjs';
+  backend: string;
+  backendReason: string;
+  tensorflowVersion?: string;
+  node: string;
+  platform: string;
+  cpus: number;
+  matmulPeak: { size: number; gflops: number };
+  flopFormula: string;
+  startedAt: string;
+  seconds: number;
+  configs: ConfigBenchResult[];
+}
+
+/** What `bench/torch_reference.py` prints (the same measurements from PyTorch on the CPU). */
+export interface TorchReferenceResult {
+  kind: 'regime-zoo-bench-torch';
+  library: 'torch';
+  torchVersion: string;
+  threads: number;
+  matmulPeak: { size: number; gflops: number };
+  configs: {
+    name: BenchConfigName;
+    params: number;
+    flopsPerStep: FlopCount;
+    training: TrainingMeasurement;
+    memory: { peakRssBytes: number; rssMethod: string };
+    rollout?: RolloutMeasurement;
+  }[];
+}
+
+/** The torch side of a comparison: its result, or why it was skipped. */
+export type TorchReference = { ok: true; result: TorchReferenceResult } | { ok: false; reason: string };
+
+export interface BenchComparison {
+  name: BenchConfigName;
+  /** tfjs tokens/s ÷ PyTorch tokens/s (training). */
+  trainingRatio: number;
+  target: number;
+  met: boolean;
+}
+
+export interface BenchState {
+  step: number;
+}
+
+/**
+ * The rollout benchmark's world: a prompt of `promptLength` tokens (1, then random ids), after which the
+ * model emits `generateTokens` tokens (any id is legal) with no observations; then the episode ends.
+ */
+export function benchEnvironment(options: { vocabSize?: number; promptLength?: number; generateTokens?: number } = {}): Environment<BenchState> {
+  const V = options.vocabSize ?? BENCH_SHAPE.vocabSize;
+  const promptLength = options.promptLength ?? 8;
+  const generate = options.generateTokens ?? 48;
+  const legal = Array.from({ length: V }, (_, i) => i);
+  return {
+    name: 'bench',
+    reset: (rng) => ({ state: { step: 0 }, tokens: [1, ...Array.from({ length: promptLength - 1 }, () => rng.int(V))] }),
+    legalActions: () => legal,
+    step: (s) => ({ state: { step: s.step + 1 }, observation: [], reward: 0, done: s.step + 1 >= generate }),
+  };
+}
+
+function stats(xs: readonly number[]): TimingStats {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median, mean: s.reduce((a, b) => a + b, 0) / s.length, min: s[0]!, max: s[s.length - 1]! };
+}
+
+/** Resets the kernel's peak-RSS counter of this process (Linux); false where that is not possible. */
+function resetPeakRss(): boolean {
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    return readVmHWM() !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+interface CpuSample {
+  busy: number;
+  total: number;
+  own: number;
+  cpus: number;
+}
+
+/** Jiffies the whole machine was busy, in total, and this process's user + system time (Linux). */
+function cpuSample(): CpuSample | undefined {
+  try {
+    const stat = fs.readFileSync('/proc/stat', 'utf8').split('\n');
+    // cpu user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const f = stat[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const busy = total - f[3]! - (f[4] ?? 0);
+    const cpus = stat.filter((l) => /^cpu\d+ /.test(l)).length;
+    const self = fs.readFileSync('/proc/self/stat', 'utf8');
+    const fields = self.slice(self.lastIndexOf(')') + 2).split(' ');
+    const own = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(total + busy + own) && cpus > 0 ? { busy, total, own, cpus } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cores' worth of CPU that other processes used between two samples (0 when the machine was ours). */
+function otherLoad(a: CpuSample | undefined, b: CpuSample | undefined): number | undefined {
+  if (!a || !b || b.total <= a.total) return undefined;
+  const other = b.busy - a.busy - (b.own - a.own);
+  return Math.max(0, (other / (b.total - a.total)) * b.cpus);
+}
+
+function readVmHWM(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkPositiveInt(name: string, v: number, min = 1): void {
+  if (!Number.isInteger(v) || v < min) throw new ZooError('OPTION_INVALID', `bench: ${name} must be an integer ≥ ${min}, got ${v}`, { field: name });
+}
+
+/**
+ * Measures, per config: training ms/step and tokens/s (AdamW via `Trainer`, mean next-token NLL on random
+ * tokens, batch 32 × 64), the fraction of the measured matmul peak, the tensor-memory high-water mark and
+ * peak RSS, and rollout tokens/s with and without the KV cache. Progress goes to `options.log` (stderr).
+ */
+export async function runBenchmark(options: BenchmarkOptions = {}): Promise<BenchmarkResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const names = options.configs ?? BENCH_CONFIG_NAMES;
+  for (const n of names) {
+    if (!(n in BENCH_CONFIGS)) throw new ZooError('OPTION_INVALID', `bench: unknown config "${n}"; use ${BENCH_CONFIG_NAMES.join(', ')}`, { field: 'configs' });
+  }
+  const steps = options.steps ?? 30;
+  const warmupSteps = options.warmupSteps ?? 3;
+  const matmulSize = options.matmulSize ?? 1024;
+  const promptLength = options.promptLength ?? 8;
+  const generateTokens = options.generateTokens ?? 48;
+  const episodes = options.rolloutEpisodes ?? BENCH_SHAPE.batch;
+  const repeats = options.rolloutRepeats ?? 3;
+  checkPositiveInt('steps', steps);
+  checkPositiveInt('warmupSteps', warmupSteps, 0);
+  checkPositiveInt('matmulSize', matmulSize);
+  checkPositiveInt('promptLength', promptLength);
+  checkPositiveInt('generateTokens', generateTokens);
+  checkPositiveInt('rolloutEpisodes', episodes);
+  checkPositiveInt('rolloutRepeats', repeats);
+  if (promptLength + generateTokens > BENCH_SHAPE.contextLength) {
+    throw new ZooError('OPTION_INVALID', `bench: promptLength + generateTokens (${promptLength + generateTokens}) exceeds the context ${BENCH_SHAPE.contextLength}`, {
+      field: 'generateTokens',
+    });
+  }
+  const seed = options.seed ?? 0;
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const backend = ensureBackend();
+  const tensorflowVersion = nativeTensorFlowVersion();
+
+  log(`[bench] backend ${backend.name} (${backend.reason}); measuring the ${matmulSize}x${matmulSize} matmul peak`);
+  // The best of three medians: a peak, robust to a moment of contention on a shared machine.
+  const peakGflops = Math.max(...[0, 1, 2].map(() => measureMatmulGflops(matmulSize, 10)));
+  log(`[bench] matmul peak ${peakGflops.toFixed(1)} GFLOP/s`);
+
+  const { vocabSize, contextLength, batch: B, mlpRatio } = BENCH_SHAPE;
+  const T = contextLength;
+  const results: ConfigBenchResult[] = [];
+  for (const name of names) {
+    const shape = BENCH_CONFIGS[name];
+    const modelConfig = { vocabSize, contextLength, mlpRatio, ...shape };
+    const flops = trainingFlops(modelConfig, B, T);
+    const rng = new Rng(seed);
+    const model = Transformer.create({ ...modelConfig, seed });
+    const trainer = new Trainer(model, { totalSteps: warmupSteps + steps + 1, optimizer: { lr: 3e-4, warmupSteps: Math.min(warmupSteps, 10) } });
+    // A few fixed random batches, made before timing.
+    const batches = Array.from({ length: 4 }, () => {
+      const ids = new Int32Array(B * T);
+      for (let i = 0; i < ids.length; i++) ids[i] = rng.int(vocabSize);
+      return tf.tensor2d(ids, [B, T], 'int32');
+    });
+    let which = 0;
+    const lossFn = () => {
+      const tokens = batches[which++ % batches.length]!;
+      const { logits } = model.forward(tokens);
+      return { loss: tf.neg(tf.mean(tokenLogProbs(logits, tokens))) as tf.Scalar };
+    };
+    const hwm = resetPeakRss();
+    let sampledRss = process.memoryUsage.rss();
+    try {
+      log(`[bench] ${name}: ${model.numParams()} params; ${warmupSteps} warm-up + ${steps} timed steps of ${B}×${T} tokens`);
+      for (let i = 0; i < warmupSteps; i++) trainer.trainStep(lossFn);
+      const times: number[] = [];
+      const cpu0 = cpuSample();
+      for (let i = 0; i < steps; i++) {
+        const t0 = performance.now();
+        trainer.trainStep(lossFn);
+        times.push(performance.now() - t0);
+        sampledRss = Math.max(sampledRss, process.memoryUsage.rss());
+        if ((i + 1) % 10 === 0 || i + 1 === steps) log(`[bench] ${name}: step ${i + 1}/${steps}, ${times[i]!.toFixed(1)} ms`);
+      }
+      const trainingLoad = otherLoad(cpu0, cpuSample());
+      const tensorBytesAfter = tf.memory().numBytes;
+      // One more (untimed) step under tf.profile for the tensor high-water mark and the kernel count.
+      const profile = await tf.profile(() => {
+        trainer.trainStep(lossFn);
+      });
+      const msPerStep = stats(times);
+      const achievedGflops = flops.total / (msPerStep.median * 1e6);
+      const training: TrainingMeasurement = {
+        warmupSteps,
+        steps,
+        msPerStep,
+        tokensPerSecond: (B * T) / (msPerStep.median / 1000),
+        achievedGflops,
+        fractionOfPeak: achievedGflops / peakGflops,
+        ...(trainingLoad !== undefined ? { otherLoad: trainingLoad } : {}),
+      };
+      log(`[bench] ${name}: ${msPerStep.median.toFixed(1)} ms/step, ${training.tokensPerSecond.toFixed(0)} tokens/s, ${achievedGflops.toFixed(2)} GFLOP/s`);
+
+      let rolloutResult: RolloutMeasurement | undefined;
+      if (options.rollouts ?? true) {
+        const env = benchEnvironment({ vocabSize, promptLength, generateTokens });
+        const timeRollout = (kvCache: boolean): number => {
+          const warm = benchEnvironment({ vocabSize, promptLength, generateTokens: Math.min(4, generateTokens) });
+          rollout(model, warm, { episodes, rng: new Rng(seed + 1), kvCache, maxLength: promptLength + generateTokens });
+          const ts: number[] = [];
+          for (let i = 0; i < repeats; i++) {
+            const t0 = performance.now();
+            const eps = rollout(model, env, { episodes, rng: new Rng(seed + 2 + i), kvCache, maxLength: promptLength + generateTokens });
+            ts.push(performance.now() - t0);
+            const generated = eps.reduce((a, e) => a + e.actionMask.filter(Boolean).length, 0);
+            if (generated !== episodes * generateTokens) throw new ZooError('INTERNAL', `bench rollout generated ${generated} tokens, expected ${episodes * generateTokens}`);
+          }
+          sampledRss = Math.max(sampledRss, process.memoryUsage.rss());
+          return stats(ts).median;
+        };
+        log(`[bench] ${name}: rollouts, ${episodes} episodes × ${generateTokens} tokens after a ${promptLength}-token prompt, with the KV cache`);
+        const cpu1 = cpuSample();
+        const withMs = timeRollout(true);
+        log(`[bench] ${name}: ... and without it`);
+        const withoutMs = timeRollout(false);
+        const rolloutLoad = otherLoad(cpu1, cpuSample());
+        const generated = episodes * generateTokens;
+        const withCache = { ms: withMs, tokensPerSecond: generated / (withMs / 1000) };
+        const withoutCache = { ms: withoutMs, tokensPerSecond: generated / (withoutMs / 1000) };
+        rolloutResult = {
+          episodes,
+          promptLength,
+          generateTokens,
+          withCache,
+          withoutCache,
+          speedup: withCache.tokensPerSecond / withoutCache.tokensPerSecond,
+          ...(rolloutLoad !== undefined ? { otherLoad: rolloutLoad } : {}),
+        };
+        log(`[bench] ${name}: rollout ${withCache.tokensPerSecond.toFixed(0)} tokens/s with the cache, ${withoutCache.tokensPerSecond.toFixed(0)} without (${rolloutResult.speedup.toFixed(1)}×)`);
+      }
+      const vmhwm = hwm ? readVmHWM() : undefined;
+      results.push({
+        name,
+        model: { vocabSize, contextLength, mlpRatio, ...shape },
+        batch: B,
+        params: model.numParams(),
+        flopsPerStep: flops,
+        training,
+        memory: {
+          peakTensorBytes: profile.peakBytes,
+          tensorBytesAfter,
+          kernelsPerStep: profile.kernels.length,
+          peakRssBytes: vmhwm ?? sampledRss,
+          rssMethod: vmhwm !== undefined ? 'VmHWM' : 'sampled',
+        },
+        ...(rolloutResult ? { rollout: rolloutResult } : {}),
+      });
+    } finally {
+      tf.dispose(batches);
+      trainer.dispose();
+      model.dispose();
+    }
+  }
+  return {
+    kind: 'regime-zoo-bench',
+    library: 'tfjs',
+    backend: backend.name,
+    backendReason: backend.reason,
+    ...(tensorflowVersion ? { tensorflowVersion } : {}),
+    node: process.version,
+    platform: `${os.platform()}-${os.arch()}`,
+    cpus: os.availableParallelism(),
+    matmulPeak: { size: matmulSize, gflops: peakGflops },
+    flopFormula: FLOP_FORMULA,
+    startedAt,
+    seconds: (performance.now() - started) / 1000,
+    configs: results,
+  };
+}
+
+/** tfjs/PyTorch training-throughput ratios for the configs both sides ran, with the issue's targets. */
+export function compareWithReference(result: BenchmarkResult, reference: TorchReferenceResult): BenchComparison[] {
+  const out: BenchComparison[] = [];
+  for (const c of result.configs) {
+    const r = reference.configs.find((x) => x.name === c.name);
+    if (!r) continue;
+    const trainingRatio = c.training.tokensPerSecond / r.training.tokensPerSecond;
+    const target = BENCH_TARGETS.trainingRatio[c.name];
+    out.push({ name: c.name, trainingRatio, target, met: trainingRatio >= target });
+  }
+  return out;
+}
+
+/** Other processes' CPU use (cores) above which the table warns that the numbers are not clean. */
+export const OTHER_LOAD_WARNING = 0.2;
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const fixed = (x: number, d = 1) => x.toFixed(d);
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+/** The tables `zoo bench` prints: training, memory, rollouts and, with a reference, the tfjs/PyTorch ratios. */
+export function formatBenchmark(result: BenchmarkResult, reference?: TorchReference): string {
+  const ref = reference?.ok ? reference.result : undefined;
+  const lines: string[] = [];
+  lines.push(
+    `regime-zoo bench: tfjs ${result.backend} backend${result.tensorflowVersion ? `, libtensorflow ${result.tensorflowVersion}` : ''}, node ${result.node}, ${result.platform}, ${result.cpus} cpus`,
+  );
+  lines.push(`matmul peak ${result.matmulPeak.size}x${result.matmulPeak.size}: ${fixed(result.matmulPeak.gflops)} GFLOP/s (tfjs)${ref ? `, ${fixed(ref.matmulPeak.gflops)} GFLOP/s (PyTorch ${ref.torchVersion}, ${ref.threads} threads)` : ''}`);
+  lines.push(`model: vocab ${BENCH_SHAPE.vocabSize}, context ${BENCH_SHAPE.contextLength}, batch ${BENCH_SHAPE.batch}, AdamW + clipping; ${result.flopFormula}`);
+  lines.push('');
+  lines.push('training');
+  const load = (x: number | undefined) => (x === undefined ? '-' : fixed(x, 2));
+  const trainHeader = ['config', 'params', 'GFLOP/step', 'steps', 'ms/step (median)', 'ms/step (mean)', 'tokens/s', 'GFLOP/s', '% peak', 'other load'];
+  const trainRows = result.configs.map((c) => [
+    `${c.name} (d${c.model.dModel} L${c.model.nLayers} H${c.model.nHeads})`,
+    String(c.params),
+    fixed(c.flopsPerStep.total / 1e9, 2),
+    String(c.training.steps),
+    fixed(c.training.msPerStep.median),
+    fixed(c.training.msPerStep.mean),
+    fixed(c.training.tokensPerSecond, 0),
+    fixed(c.training.achievedGflops, 2),
+    `${fixed(100 * c.training.fractionOfPeak)}%`,
+    load(c.training.otherLoad),
+  ]);
+  lines.push(...table(trainHeader, trainRows));
+  if (ref) {
+    lines.push('');
+    lines.push(`training, PyTorch ${ref.torchVersion} reference (${ref.threads} threads) and tfjs/PyTorch throughput`);
+    const refRows = result.configs.map((c) => {
+      const r = ref.configs.find((x) => x.name === c.name);
+      if (!r) return [c.name, '-', '-', '-', '-', '-', '-', '-'];
+      const ratio = c.training.tokensPerSecond / r.training.tokensPerSecond;
+      const target = BENCH_TARGETS.trainingRatio[c.name];
+      return [
+        c.name,
+        fixed(r.training.msPerStep.median),
+        fixed(r.training.msPerStep.mean),
+        fixed(r.training.tokensPerSecond, 0),
+        `${fixed(100 * r.training.fractionOfPeak)}%`,
+        load(r.training.otherLoad),
+        fixed(ratio, 2),
+        `≥ ${target} ${ratio >= target ? 'met' : 'NOT met'}`,
+      ];
+    });
+    lines.push(...table(['config', 'ms/step (median)', 'ms/step (mean)', 'tokens/s', '% peak', 'other load', 'tfjs/torch', 'target'], refRows));
+  }
+  lines.push('');
+  lines.push('memory');
+  const memHeader = ['config', 'peak tensors', 'tensors after', 'kernels/step', 'peak RSS'];
+  if (ref) memHeader.push('torch peak RSS');
+  lines.push(
+    ...table(
+      memHeader,
+      result.configs.map((c) => {
+        const row = [c.name, mib(c.memory.peakTensorBytes), mib(c.memory.tensorBytesAfter), String(c.memory.kernelsPerStep), `${mib(c.memory.peakRssBytes)} (${c.memory.rssMethod})`];
+        if (ref) {
+          const r = ref.configs.find((x) => x.name === c.name);
+          row.push(r ? `${mib(r.memory.peakRssBytes)} (${r.memory.rssMethod})` : '-');
+        }
+        return row;
+      }),
+    ),
+  );
+  const withRollouts = result.configs.filter((c) => c.rollout);
+  if (withRollouts.length) {
+    const r0 = withRollouts[0]!.rollout!;
+    lines.push('');
+    lines.push(`rollouts: ${r0.episodes} episodes × ${r0.generateTokens} sampled tokens after a ${r0.promptLength}-token prompt, one batch`);
+    const rollHeader = ['config', 'KV tokens/s', 'no-KV tokens/s', 'KV speed-up', 'target', 'other load'];
+    if (ref) rollHeader.push('torch KV tokens/s', 'torch no-KV tokens/s', 'torch speed-up', 'other load');
+    lines.push(
+      ...table(
+        rollHeader,
+        withRollouts.map((c) => {
+          const r = c.rollout!;
+          const row = [c.name, fixed(r.withCache.tokensPerSecond, 0), fixed(r.withoutCache.tokensPerSecond, 0), `${fixed(r.speedup)}×`, `≥ ${BENCH_TARGETS.kvSpeedup}× ${r.speedup >= BENCH_TARGETS.kvSpeedup ? 'met' : 'NOT met'}`, load(r.otherLoad)];
+          if (ref) {
+            const t = ref.configs.find((x) => x.name === c.name)?.rollout;
+            row.push(t ? fixed(t.withCache.tokensPerSecond, 0) : '-', t ? fixed(t.withoutCache.tokensPerSecond, 0) : '-', t ? `${fixed(t.speedup)}×` : '-', load(t?.otherLoad));
+          }
+          return row;
+        }),
+      ),
+    );
+  }
+  lines.push('');
+  const loads = [
+    ...result.configs.flatMap((c) => [c.training.otherLoad, c.rollout?.otherLoad]),
+    ...(ref?.configs.flatMap((c) => [c.training.otherLoad, c.rollout?.otherLoad]) ?? []),
+  ].filter((x): x is number => x !== undefined);
+  lines.push('other load = CPU cores that other processes kept busy while timing (from /proc/stat); near 0 on a quiet machine');
+  if (loads.length && Math.max(...loads) > OTHER_LOAD_WARNING) {
+    lines.push(`WARNING: other processes used up to ${fixed(Math.max(...loads), 2)} cores while timing; these numbers are not clean; rerun on a quiet machine`);
+  }
+  if (reference && !reference.ok) lines.push(`PyTorch reference skipped: ${reference.reason}`);
+  if (ref) {
+    const cmp = compareWithReference(result, ref);
+    lines.push(`tfjs/PyTorch training throughput: ${cmp.map((c) => `${c.name} ${fixed(c.trainingRatio, 2)} (target ≥ ${c.target}: ${c.met ? 'met' : 'NOT met'})`).join(', ')}`);
+  }
+  lines.push(`total ${fixed(result.seconds, 0)} s (tfjs side)`);
+  return lines.join('\n');
+}

@@ -1,0 +1,29 @@
+import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
+import { klDivergence, posteriorFixture, tiltedPosterior } from '@regime-zoo/test-utils';
+import { describe, expect, it } from 'vitest';
+import { klRl } from './kl-rl.js';
+
+const world = posteriorFixture();
+const rewards = world.sequences.map(world.reward);
+const config = { vocabSize: 16, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 17 };
+const distribution = (m: Transformer) =>
+  exampleLogProbs(m, world.sequences.map((x) => ({ tokens: world.tokens(x), targetMask: world.targetMask(x) })), { legalIds: world.legal }).map(Math.exp);
+
+describe('regime-kl-rl', () => {
+  for (const beta of [0.5, 2]) {
+    it(`should reach KL(π* ‖ π) ≤ 0.05 nats from π₀ at β = ${beta} on the posterior world`, async () => {
+      const base = Transformer.create(config, { trainable: false });
+      const policy = base.clone({ trainable: true });
+      const pi0 = distribution(base);
+      const target = tiltedPosterior(pi0, rewards, beta);
+      const log: Record<string, number>[] = [];
+      await runFit(klRl({ beta, steps: 150, prompts: 16, k: 4, lr: 3e-3, warmupSteps: 10 }), createFitContext({ base, policy, rng: new Rng(4), worlds: [world.environment], log: (_s, m) => log.push(m) }));
+      const kl = klDivergence(target, distribution(policy));
+      console.log(`KL-RL β=${beta}: KL(π*‖π) ${kl.toFixed(4)} (start ${klDivergence(target, pi0).toFixed(4)}), objective/kl ${log.at(-1)!['objective/kl']!.toFixed(3)}`);
+      expect(kl).toBeLessThanOrEqual(0.05);
+      expect(klDivergence(target, pi0)).toBeGreaterThan(0.05); // the start does not meet the bound
+      expect(Math.min(...log.map((m) => m['objective/kl']!))).toBeGreaterThanOrEqual(0); // k3: never negative
+      [policy, base].forEach((m) => m.dispose());
+    });
+  }
+});
