@@ -37,3 +37,62 @@ describe('regime-ppo (Korbak et al.: reward maximisation is not conditioning)', 
     [policy, base].forEach((m) => m.dispose());
   });
 });
+
+describe('regime-ppo runs', () => {
+  const weights = async (m: Transformer) => (await Promise.all(m.variables().map((v) => v.data()))).flatMap((d) => Array.from(d as Float32Array));
+
+  it('should end an aborted and resumed run exactly where an uninterrupted run ends (same seed)', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const opts = { steps: 3, episodes: 8, ppoEpochs: 2, lr: 3e-3, warmupSteps: 1 };
+    const run = async (abortAt?: number, dir?: string) => {
+      const base = Transformer.create(config, { trainable: false });
+      const policy = base.clone({ trainable: true });
+      const ac = new AbortController();
+      const ctx = createFitContext({ base, policy, rng: new Rng(9), worlds: [world.environment], signal: ac.signal, ...(dir ? { checkpointDir: dir } : {}), progress: (e) => abortAt !== undefined && e.step === abortAt && ac.abort() });
+      const report = await runFit(ppo(opts), ctx);
+      return { report, base, policy, ctx };
+    };
+    const straight = await run();
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rz-ppo-')), 'ck');
+    const first = await run(3, dir); // step 3 is in the middle of the second batch (2 epochs per batch)
+    expect(first.report).toMatchObject({ steps: 3, aborted: true });
+    // A fresh process would rebuild everything: new models, same seed, resume from the folder.
+    const second = await run(undefined, dir);
+    expect(second.report.steps).toBe(6);
+    const [a, b] = [await weights(straight.policy), await weights(second.policy)];
+    expect(a.length).toBe(b.length);
+    expect(a.every((x, i) => x === b[i])).toBe(true);
+    for (const r of [straight, first, second]) [r.base, r.policy].forEach((m) => m.dispose());
+  });
+
+  it('should stop with the regime and step named when the reward throws or is NaN, keeping the last checkpoint', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rz-ppo-')), 'ck');
+    const base = Transformer.create(config, { trainable: false });
+    const policy = base.clone({ trainable: true });
+    let calls = 0;
+    const reward = () => (++calls > 16 ? Number.NaN : 1);
+    const ctx = createFitContext({ base, policy, rng: new Rng(1), worlds: [world.environment], reward, checkpointDir: dir });
+    await expect(runFit(ppo({ steps: 3, episodes: 8, ppoEpochs: 1, checkpointEvery: 1 }), ctx)).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      plugin: 'regime-ppo',
+      step: 2,
+      message: expect.stringContaining('[regime-ppo] step 2: the reward of episode 0 is NaN'),
+    });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).step).toBe(2);
+    const throwing = () => {
+      throw new Error('reward model offline');
+    };
+    await expect(runFit(ppo({ steps: 1, episodes: 4 }), { ...ctx, reward: throwing, checkpointDir: undefined })).rejects.toMatchObject({
+      plugin: 'regime-ppo',
+      message: expect.stringContaining('the reward function threw on episode 0: reward model offline'),
+    });
+    expect(() => ppo({ clip: 0 })).toThrow(/\[regime-ppo\] options\.clip/);
+    expect(() => ppo({ lambda: 2 })).toThrow(/options\.lambda/);
+    [policy, base].forEach((m) => m.dispose());
+  });
+});
