@@ -183,10 +183,12 @@ export function definePlugin<P extends Plugin, S extends z.ZodType>(kind: KindOf
  * });
  * ```
  */
-export const defineRegime = <S extends z.ZodType>(spec: PluginSpec<Regime, S>) => definePlugin<Regime, S>('regime', spec);
-export const defineProbe = <S extends z.ZodType>(spec: PluginSpec<Probe, S>) => definePlugin<Probe, S>('probe', spec);
-export const defineWorld = <S extends z.ZodType>(spec: PluginSpec<World, S>) => definePlugin<World, S>('world', spec);
-export const defineDistiller = <S extends z.ZodType>(spec: PluginSpec<Distiller, S>) => definePlugin<Distiller, S>('distiller', spec);
+export const defineRegime = <S extends z.ZodType, R extends Regime = Regime>(spec: PluginSpec<R, S>) => definePlugin<R, S>('regime' as KindOf<R>, spec);
+export const defineProbe = <S extends z.ZodType, P extends Probe = Probe>(spec: PluginSpec<P, S>) => definePlugin<P, S>('probe' as KindOf<P>, spec);
+/** A world factory; `W` may extend `World` with the world's own API (enumerate, unsafe, policies, ...). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const defineWorld = <S extends z.ZodType, W extends World<any> = World>(spec: PluginSpec<W, S>) => definePlugin<W, S>('world' as KindOf<W>, spec);
+export const defineDistiller = <S extends z.ZodType, D extends Distiller = Distiller>(spec: PluginSpec<D, S>) => definePlugin<D, S>('distiller' as KindOf<D>, spec);
 
 /** Runs a regime's `fit`, wrapping any failure with the regime's name and the hook. */
 export function runFit(regime: Regime, ctx: FitContext): Promise<FitReport> {
