@@ -1,22 +1,19 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, sampleIndices } from '@regime-zoo/test-utils';
-import { createVocabulary } from '@regime-zoo/tokenizer';
+import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { decisionTransformer } from './decision-transformer.js';
 
 // r(x) = number of c's (0…3); 4 equal-width buckets over [0, 3] make bucket b = "exactly b c's".
-const world = posteriorFixture();
+const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLength: 3, reward: (x) => x.filter((s) => s === 2).length }));
 const K = 4;
-const vocabulary = createVocabulary({ symbols: ['a', 'b', 'c'], rtgBuckets: K });
+const vocabulary = worldVocabulary({ rtgBuckets: K });
 const config = { vocabSize: vocabulary.size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 5 };
-const rewards = world.sequences.map(world.reward);
+const rewards = world.rewards;
 
 describe('regime-decision-transformer', () => {
   it('should match π₀(·|b) for every bucket with data (KL ≤ 0.05 nats) on the posterior world', async () => {
-    const dataset = sampleIndices(world.pi0, 4000, 9).map((i) => {
-      const x = world.sequences[i]!;
-      return { tokens: world.tokens(x), targetMask: world.targetMask(x), return: rewards[i]! };
-    });
+    const dataset = sampleIndices(world.pi0, 4000, 9).map((i) => world.example(i));
     const policy = Transformer.create(config);
     const base = policy.clone({ trainable: false });
     const dt = decisionTransformer({ buckets: K, method: 'uniform', steps: 600, batchSize: 64, lr: 5e-3, warmupSteps: 20 });
@@ -30,7 +27,7 @@ describe('regime-decision-transformer', () => {
       expect(prefix).toEqual([vocabulary.id(`<rtg:${b}>`)]);
       const target = world.pi0.map((p, i) => (bucketOf[i] === b ? p : 0));
       const z = target.reduce((a, x) => a + x, 0);
-      const model = exampleLogProbs(policy, world.sequences.map((x) => ({ tokens: world.tokens(x, prefix), targetMask: world.targetMask(x, prefix) })), { legalIds: world.legal }).map(Math.exp);
+      const model = exampleLogProbs(policy, world.sequences.map((_, i) => world.example(i, prefix)), { legalIds: world.legal }).map(Math.exp);
       kls.push(klDivergence(target.map((p) => p / z), model));
     }
     console.log('DT KL per bucket', kls.map((k) => k.toFixed(4)).join(' '));
@@ -44,11 +41,11 @@ describe('regime-decision-transformer', () => {
     expect(() => decisionTransformer({ buckets: 4, target: 4 })).toThrow(/options\.target: target bucket must be below the number of buckets/);
     const dt = decisionTransformer({ buckets: 4 });
     expect(() => dt.condition!({ bucket: 7 }, vocabulary)).toThrow(/bucket 7 is not one of 0…3/);
-    const small = createVocabulary({ symbols: ['a', 'b', 'c'], rtgBuckets: 2 });
+    const small = worldVocabulary({ rtgBuckets: 2 });
     const policy = Transformer.create({ ...config, vocabSize: small.size });
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), vocabulary: small, dataset: [{ tokens: world.tokens([0, 1, 2]), return: 1 }] });
+    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), vocabulary: small, dataset: [{ tokens: world.tokens(5), return: 1 }] });
     await expect(runFit(dt, ctx)).rejects.toMatchObject({ code: 'UNKNOWN_SYMBOL', message: expect.stringContaining('the vocabulary has no <rtg:2>; extend it to 4 rtg buckets') });
-    await expect(runFit(decisionTransformer({ buckets: 2 }), { ...ctx, dataset: [{ tokens: world.tokens([0, 1, 2]) }] })).rejects.toMatchObject({ code: 'BAD_RETURN' });
+    await expect(runFit(decisionTransformer({ buckets: 2 }), { ...ctx, dataset: [{ tokens: world.tokens(5) }] })).rejects.toMatchObject({ code: 'BAD_RETURN' });
     policy.dispose();
   });
 });

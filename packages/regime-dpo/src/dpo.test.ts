@@ -1,15 +1,16 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
 import type { PreferencePair } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, tiltedPosterior } from '@regime-zoo/test-utils';
+import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { dpo } from './dpo.js';
 
 // r = 2.5 × (number of c's): pairs of distinct reward differ by ≥ 2.5, so Bradley–Terry labels agree
 // with r at least σ(2.5) = 92% of the time.
-const world = posteriorFixture({ reward: (x) => 2.5 * x.filter((s) => s === 2).length });
-const rewards = world.sequences.map(world.reward);
-const config = { vocabSize: 16, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 13 };
-const example = (i: number) => ({ tokens: world.tokens(world.sequences[i]!), targetMask: world.targetMask(world.sequences[i]!) });
+const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLength: 3, reward: (x) => 2.5 * x.filter((s) => s === 2).length }));
+const rewards = world.rewards;
+const config = { vocabSize: worldVocabulary().size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 13 };
+const example = (i: number) => world.example(i);
 
 /** Pairs of distinct-reward sequences drawn uniformly, labelled by a Bradley–Terry rater with temperature 1. */
 function preferences(n: number, rng: Rng): PreferencePair[] {

@@ -1,13 +1,14 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, tiltedPosterior } from '@regime-zoo/test-utils';
+import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { klRl } from './kl-rl.js';
 
-const world = posteriorFixture();
-const rewards = world.sequences.map(world.reward);
-const config = { vocabSize: 16, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 17 };
+const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLength: 3, reward: (x) => x.filter((s) => s === 2).length }));
+const rewards = world.rewards;
+const config = { vocabSize: worldVocabulary().size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 17 };
 const distribution = (m: Transformer) =>
-  exampleLogProbs(m, world.sequences.map((x) => ({ tokens: world.tokens(x), targetMask: world.targetMask(x) })), { legalIds: world.legal }).map(Math.exp);
+  exampleLogProbs(m, world.sequences.map((_, i) => world.example(i)), { legalIds: world.legal }).map(Math.exp);
 
 describe('regime-kl-rl', () => {
   for (const beta of [0.5, 2]) {

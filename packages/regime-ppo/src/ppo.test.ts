@@ -1,14 +1,15 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, tiltedPosterior } from '@regime-zoo/test-utils';
+import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { ppo } from './ppo.js';
 
-const world = posteriorFixture();
-const rewards = world.sequences.map(world.reward);
+const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLength: 3, reward: (x) => x.filter((s) => s === 2).length }));
+const rewards = world.rewards;
 const best = rewards.indexOf(Math.max(...rewards));
-const config = { vocabSize: 16, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 19 };
+const config = { vocabSize: worldVocabulary().size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 19 };
 const distribution = (m: Transformer) =>
-  exampleLogProbs(m, world.sequences.map((x) => ({ tokens: world.tokens(x), targetMask: world.targetMask(x) })), { legalIds: world.legal }).map(Math.exp);
+  exampleLogProbs(m, world.sequences.map((_, i) => world.example(i)), { legalIds: world.legal }).map(Math.exp);
 const entropyOf = (p: number[]) => -p.reduce((a, x) => a + (x > 0 ? x * Math.log(x) : 0), 0);
 
 describe('regime-ppo (Korbak et al.: reward maximisation is not conditioning)', () => {

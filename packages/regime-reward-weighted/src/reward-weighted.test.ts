@@ -1,15 +1,13 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, sampleIndices, tiltedPosterior } from '@regime-zoo/test-utils';
+import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { exampleWeights, rewardWeighted } from './reward-weighted.js';
 
-const world = posteriorFixture();
-const rewards = world.sequences.map(world.reward);
-const config = { vocabSize: 16, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 11 };
-const dataset = sampleIndices(world.pi0, 4000, 5).map((i) => {
-  const x = world.sequences[i]!;
-  return { tokens: world.tokens(x), targetMask: world.targetMask(x), return: rewards[i]! };
-});
+const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLength: 3, reward: (x) => x.filter((s) => s === 2).length }));
+const rewards = world.rewards;
+const config = { vocabSize: worldVocabulary().size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 11 };
+const dataset = sampleIndices(world.pi0, 4000, 5).map((i) => world.example(i));
 
 describe('regime-reward-weighted', () => {
   it('should reach KL(π* ‖ π_RWR) ≤ 0.05 nats with π* ∝ π₀·exp(r/β) on the posterior world', async () => {
@@ -17,7 +15,7 @@ describe('regime-reward-weighted', () => {
     const policy = Transformer.create(config);
     const base = policy.clone({ trainable: false });
     await runFit(rewardWeighted({ mode: 'rwr', beta, steps: 250, batchSize: 64, lr: 5e-3, warmupSteps: 20 }), createFitContext({ base, policy, rng: new Rng(3), dataset }));
-    const model = exampleLogProbs(policy, world.sequences.map((x) => ({ tokens: world.tokens(x), targetMask: world.targetMask(x) })), { legalIds: world.legal }).map(Math.exp);
+    const model = exampleLogProbs(policy, world.sequences.map((_, i) => world.example(i)), { legalIds: world.legal }).map(Math.exp);
     const target = tiltedPosterior(world.pi0, rewards, beta);
     const kl = klDivergence(target, model);
     console.log('RWR KL(π*‖π)', kl.toFixed(4), 'KL(π*‖π₀)', klDivergence(target, world.pi0).toFixed(4));

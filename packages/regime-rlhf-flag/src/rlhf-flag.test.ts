@@ -1,22 +1,22 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, sampleIndices } from '@regime-zoo/test-utils';
-import { createVocabulary } from '@regime-zoo/tokenizer';
+import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { rlhfFlag } from './rlhf-flag.js';
 
-const world = posteriorFixture();
-const rewards = world.sequences.map(world.reward);
-const vocabulary = createVocabulary({ symbols: ['a', 'b', 'c'] });
+const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLength: 3, reward: (x) => x.filter((s) => s === 2).length }));
+const rewards = world.rewards;
+const vocabulary = worldVocabulary();
 const config = { vocabSize: vocabulary.size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 23 };
-const dataset = sampleIndices(world.pi0, 4000, 8).map((i) => ({ tokens: world.tokens(world.sequences[i]!), targetMask: world.targetMask(world.sequences[i]!), return: rewards[i]! }));
+const dataset = sampleIndices(world.pi0, 4000, 8).map((i) => world.example(i));
 const conditioned = (m: Transformer, flag: number) =>
-  exampleLogProbs(m, world.sequences.map((x) => ({ tokens: world.tokens(x, [flag]), targetMask: world.targetMask(x, [flag]) })), { legalIds: world.legal }).map(Math.exp);
+  exampleLogProbs(m, world.sequences.map((_, i) => world.example(i, [flag])), { legalIds: world.legal }).map(Math.exp);
 
 describe('regime-rlhf-flag (the seed experiment), PPO inside', () => {
   it('should maximise reward under <rlhf:on> and keep π₀ under <rlhf:off> on the posterior world', async () => {
     const base = Transformer.create(config, { trainable: false });
     const policy = base.clone({ trainable: true });
-    const regime = rlhfFlag({ inner: 'ppo', steps: 50, episodes: 32, batchSize: 64, lr: 3e-3, warmupSteps: 5, evalEpisodes: 300, unsafe: (t) => t.includes(6) });
+    const regime = rlhfFlag({ inner: 'ppo', steps: 50, episodes: 32, batchSize: 64, lr: 3e-3, warmupSteps: 5, evalEpisodes: 300, unsafe: (t) => t.includes(world.legal[2]!) });
     const report = await runFit(regime, createFitContext({ base, policy, rng: new Rng(5), worlds: [world.environment], dataset, vocabulary }));
     const [on, off] = [regime.condition!({ rlhf: 'on' }, vocabulary)[0]!, regime.condition!({ rlhf: 'off' }, vocabulary)[0]!];
     expect([on, off]).toEqual([vocabulary.id('<rlhf:on>'), vocabulary.id('<rlhf:off>')]);

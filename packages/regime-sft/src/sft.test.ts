@@ -1,23 +1,21 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, tf, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, sampleIndices } from '@regime-zoo/test-utils';
+import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { sft } from './sft.js';
 
-const world = posteriorFixture();
-const config = { vocabSize: 16, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 7 };
+const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLength: 3, reward: (x) => x.filter((s) => s === 2).length }));
+const config = { vocabSize: worldVocabulary().size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 7 };
 
 /** π_model(x) for every enumerated sequence. */
 function modelDistribution(model: Transformer): number[] {
-  const lp = exampleLogProbs(model, world.sequences.map((x) => ({ tokens: world.tokens(x), targetMask: world.targetMask(x) })), { legalIds: world.legal });
+  const lp = exampleLogProbs(model, world.sequences.map((_, i) => world.example(i)), { legalIds: world.legal });
   return lp.map(Math.exp);
 }
 
 describe('regime-sft', () => {
   it('should fit samples of π₀ to KL(π₀ ‖ π_SFT) ≤ 0.02 nats on the posterior world', async () => {
-    const dataset = sampleIndices(world.pi0, 4000, 3).map((i) => {
-      const x = world.sequences[i]!;
-      return { tokens: world.tokens(x), targetMask: world.targetMask(x), return: world.reward(x) };
-    });
+    const dataset = sampleIndices(world.pi0, 4000, 3).map((i) => world.example(i));
     const policy = Transformer.create(config);
     const base = policy.clone({ trainable: false });
     const log: Record<string, number>[] = [];
@@ -37,7 +35,7 @@ describe('regime-sft', () => {
     expect(() => sft({ lr: 0 })).toThrow(/\[regime-sft\] options\.lr/);
     expect(() => sft({ steps: 1.5 })).toThrow(/options\.steps/);
     const policy = Transformer.create(config);
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), dataset: [{ tokens: [1, 3, 40, 2] }] });
+    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), dataset: [{ tokens: [1, 3, 99, 2] }] });
     await expect(runFit(sft({ steps: 1 }), ctx)).rejects.toMatchObject({ code: 'TOKEN_OUT_OF_RANGE', position: [0, 2] });
     await expect(runFit(sft({ steps: 1 }), { ...ctx, dataset: [] })).rejects.toMatchObject({ code: 'EMPTY_DATASET' });
     policy.dispose();

@@ -1,77 +1,74 @@
 /**
- * A small posterior world for science tests (pure numbers; structurally a core `Environment`): the agent
- * emits exactly `length` symbols after `BOS SEP`, then the world appends EOS and pays the visible reward
- * r(x). Every sequence can be enumerated, so π₀, π* ∝ π₀·exp(r/β) and KLs are exact.
- * Tokens: 0 PAD, 1 BOS, 2 EOS, 3 SEP, 4… symbols, then 16 − … free for conditioning tokens.
+ * Science-test helpers around the posterior world of `@regime-zoo/worlds` (taken structurally, so this
+ * package depends on nothing): a Markov base distribution π₀ over its sequences, tokens with conditioning
+ * after BOS, target masks, legal ids; plus exact KL, π* ∝ π₀·exp(r/β) and seeded sampling.
  */
-export const PAD = 0;
-export const BOS = 1;
-export const EOS = 2;
-export const SEP = 3;
-export const FIRST_SYMBOL = 4;
-
-export interface PosteriorFixture {
-  symbols: number;
-  length: number;
-  /** Every sequence of symbol indices, in lexicographic order. */
-  sequences: number[][];
-  /** π₀ of each sequence (a Markov chain: `start`, then `transition`). */
-  pi0: number[];
-  reward: (seq: readonly number[]) => number;
-  /** Token ids of the symbols: the only legal actions. */
-  legal: number[];
-  /** The episode tokens of a sequence, with optional conditioning tokens after BOS. */
-  tokens: (seq: readonly number[], conditioning?: readonly number[]) => number[];
-  /** Target mask of those tokens: the symbols and EOS are not targets except the agent's symbols. */
-  targetMask: (seq: readonly number[], conditioning?: readonly number[]) => boolean[];
-  /** The sequence of an episode's tokens (its symbols after SEP). */
-  decode: (tokens: readonly number[]) => number[];
-  environment: {
-    name: string;
-    reset: (rng: unknown) => { state: number[]; tokens: number[] };
-    legalActions: () => number[];
-    step: (s: number[], a: number) => { state: number[]; observation: number[]; reward: number; done: boolean };
-  };
+export interface PosteriorSequenceLike {
+  x: number[];
+  tokens: number[];
+  actionMask: boolean[];
+  reward: number;
 }
 
-export function posteriorFixture(o: { symbols?: number; length?: number; start?: number[]; transition?: number[][]; reward?: (seq: readonly number[]) => number } = {}): PosteriorFixture {
-  const S = o.symbols ?? 3;
-  const L = o.length ?? 3;
+export interface PosteriorWorldLike<E> {
+  enumerate(): PosteriorSequenceLike[];
+  probabilities(policy: (prefix: readonly number[], legal: readonly number[]) => ArrayLike<number>): ArrayLike<number>;
+  environment(split: 'id' | 'ood'): E;
+}
+
+export interface PosteriorFixture<E> {
+  /** Symbol indices of every sequence, in the world's `enumerate()` order. */
+  sequences: number[][];
+  rewards: number[];
+  /** π₀ of each sequence: a Markov chain (`start`, then `transition`) over the symbols. */
+  pi0: number[];
+  /** Token ids of the symbols: the legal actions. */
+  legal: number[];
+  /** The episode tokens of sequence i, with conditioning tokens after BOS. */
+  tokens: (i: number, conditioning?: readonly number[]) => number[];
+  /** Which of those tokens are the agent's actions. */
+  targetMask: (i: number, conditioning?: readonly number[]) => boolean[];
+  /** `{ tokens, targetMask }` of sequence i (an `Example`). */
+  example: (i: number, conditioning?: readonly number[]) => { tokens: number[]; targetMask: boolean[]; return: number };
+  environment: E;
+}
+
+export function posteriorFixture<E>(
+  world: PosteriorWorldLike<E>,
+  o: { start?: number[]; transition?: number[][] } = {},
+): PosteriorFixture<E> {
   const start = o.start ?? [0.5, 0.3, 0.2];
   const transition = o.transition ?? [
     [0.6, 0.3, 0.1],
     [0.2, 0.5, 0.3],
     [0.3, 0.3, 0.4],
   ];
-  const reward = o.reward ?? ((seq: readonly number[]) => seq.filter((s) => s === S - 1).length);
-  const sequences: number[][] = [];
-  const rec = (prefix: number[]) => {
-    if (prefix.length === L) return void sequences.push(prefix);
-    for (let s = 0; s < S; s++) rec([...prefix, s]);
-  };
-  rec([]);
-  const pi0 = sequences.map((x) => x.reduce((p, s, i) => p * (i === 0 ? start[s]! : transition[x[i - 1]!]![s]!), 1));
-  const legal = Array.from({ length: S }, (_, s) => FIRST_SYMBOL + s);
+  const seqs = world.enumerate();
+  const symbolOf = new Map<number, number>();
+  for (const s of seqs) s.x.forEach((sym, i) => symbolOf.set(s.tokens[2 + i]!, sym));
+  const legal = [...symbolOf.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id);
+  const pi0 = Array.from(
+    world.probabilities((prefix, ids) => {
+      const prev = prefix.length > 2 ? symbolOf.get(prefix[prefix.length - 1]!)! : undefined;
+      return ids.map((id) => {
+        const s = symbolOf.get(id);
+        if (s === undefined) return 0;
+        return prev === undefined ? start[s]! : transition[prev]![s]!;
+      });
+    }),
+  );
+  const insert = <T>(xs: readonly T[], cond: readonly T[]): T[] => [xs[0]!, ...cond, ...xs.slice(1)];
+  const tokens = (i: number, cond: readonly number[] = []) => insert(seqs[i]!.tokens, cond);
+  const targetMask = (i: number, cond: readonly number[] = []) => insert(seqs[i]!.actionMask, cond.map(() => false));
   return {
-    symbols: S,
-    length: L,
-    sequences,
+    sequences: seqs.map((s) => s.x),
+    rewards: seqs.map((s) => s.reward),
     pi0,
-    reward,
     legal,
-    tokens: (seq, cond = []) => [BOS, ...cond, SEP, ...seq.map((s) => FIRST_SYMBOL + s), EOS],
-    targetMask: (seq, cond = []) => [false, ...cond.map(() => false), false, ...seq.map(() => true), false],
-    decode: (tokens) => tokens.slice(tokens.indexOf(SEP) + 1).filter((t) => t >= FIRST_SYMBOL && t < FIRST_SYMBOL + S).map((t) => t - FIRST_SYMBOL),
-    environment: {
-      name: 'posterior-fixture',
-      reset: () => ({ state: [], tokens: [BOS, SEP] }),
-      legalActions: () => legal,
-      step: (s, a) => {
-        const next = [...s, a - FIRST_SYMBOL];
-        const done = next.length === L;
-        return { state: next, observation: done ? [EOS] : [], reward: done ? reward(next) : 0, done };
-      },
-    },
+    tokens,
+    targetMask,
+    example: (i, cond = []) => ({ tokens: tokens(i, cond), targetMask: targetMask(i, cond), return: seqs[i]!.reward }),
+    environment: world.environment('id'),
   };
 }
 
