@@ -1,6 +1,6 @@
-import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
+import { createFitContext, exampleLogProbs, Rng, rollout, runFit, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, sampleIndices } from '@regime-zoo/test-utils';
-import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
+import { generateEpisodes, posteriorWorld, tamperWorld, toExample, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { decisionTransformer } from './decision-transformer.js';
 
@@ -36,6 +36,30 @@ describe('regime-decision-transformer', () => {
     [policy, base].forEach((m) => m.dispose());
   });
 
+  it('should achieve returns that rise with the requested bucket in the tamper gridworld (Spearman ≥ 0.9)', async () => {
+    const tamper = tamperWorld();
+    const episodes = generateEpisodes(tamper, { split: 'id', episodes: 2000, seed: 4 });
+    const vocab = worldVocabulary({ rtgBuckets: 4 });
+    const policy = Transformer.create({ vocabSize: vocab.size, contextLength: 64, dModel: 48, nHeads: 4, nLayers: 2, seed: 3 });
+    const base = policy.clone({ trainable: false });
+    const dt = decisionTransformer({ buckets: 4, method: 'uniform', steps: 500, batchSize: 32, lr: 3e-3, warmupSteps: 20 });
+    await runFit(dt, createFitContext({ base, policy, rng: new Rng(6), dataset: episodes.map(toExample), vocabulary: vocab }));
+    const buckets = dt.buckets()!;
+    const rows: { bucket: number; range: string; data: number; achieved: number }[] = [];
+    for (let b = 0; b < 4; b++) {
+      const r = buckets.range(b);
+      if (r.count === 0) continue;
+      const eps = rollout(policy, tamper.environment('id'), { episodes: 200, rng: new Rng(100 + b), conditioning: dt.condition!({ bucket: b }, vocab) });
+      rows.push({ bucket: b, range: `[${r.lo.toFixed(1)}, ${r.hi.toFixed(1)}${r.hiInclusive ? ']' : ')'}`, data: r.mean!, achieved: eps.reduce((a, e) => a + e.return, 0) / eps.length });
+    }
+    console.log('DT calibration (tamper, ID):\n' + rows.map((r) => `  <rtg:${r.bucket}> ${r.range.padEnd(14)} data mean ${r.data.toFixed(2).padStart(6)}  achieved ${r.achieved.toFixed(2).padStart(6)}`).join('\n'));
+    const rho = spearman(rows.map((r) => r.bucket), rows.map((r) => r.achieved));
+    console.log(`Spearman ρ = ${rho.toFixed(3)} over ${rows.length} buckets`);
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    expect(rho).toBeGreaterThanOrEqual(0.9);
+    [policy, base].forEach((m) => m.dispose());
+  });
+
   it('should reject bad options and a vocabulary without the buckets, naming them', async () => {
     expect(() => decisionTransformer({ buckets: 1 })).toThrow(/\[regime-decision-transformer\] options\.buckets/);
     expect(() => decisionTransformer({ buckets: 4, target: 4 })).toThrow(/options\.target: target bucket must be below the number of buckets/);
@@ -49,3 +73,30 @@ describe('regime-decision-transformer', () => {
     policy.dispose();
   });
 });
+
+/** Spearman's rank correlation (average ranks for ties). */
+function spearman(a: number[], b: number[]): number {
+  const rank = (x: number[]) => {
+    const order = x.map((v, i) => [v, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(x.length);
+    for (let i = 0; i < order.length; ) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const [ra, rb] = [rank(a), rank(b)];
+  const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+  const [ma, mb] = [mean(ra), mean(rb)];
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  ra.forEach((v, i) => {
+    num += (v - ma) * (rb[i]! - mb);
+    da += (v - ma) ** 2;
+    db += (rb[i]! - mb) ** 2;
+  });
+  return num / Math.sqrt(da * db);
+}
