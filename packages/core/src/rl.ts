@@ -1,11 +1,55 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { ZooError } from './errors.js';
 import { padExamples } from './loop.js';
 import type { Transformer } from './model.js';
 import { entropy, maskedMean, type KlEstimator } from './ops.js';
-import type { Example, RewardFn } from './plugin.js';
+import type { Example, FitContext, RewardFn } from './plugin.js';
 import type { Rng } from './rng.js';
 import { rollout, type Environment } from './rollout.js';
+
+/** Options of every online regime's rollouts; spread into a regime's zod schema. */
+export const rolloutOptionsShape = {
+  /** Sampling temperature of the rollouts. */
+  temperature: z.number().positive().default(1),
+  /** Episode length limit (default: the model's context). */
+  maxLength: z.number().int().positive().optional(),
+  /** Index into `ctx.worlds` of the world to roll out in. */
+  world: z.number().int().min(0).default(0),
+};
+
+/** PPO's hyperparameters with TRL's defaults (`regime-ppo`, and `regime-rlhf-flag` with PPO inside). */
+export const ppoOptionsShape = {
+  /** Optimizer steps per rollout batch (TRL's `num_ppo_epochs`). */
+  ppoEpochs: z.number().int().positive().default(4),
+  /** Policy ratio clip ε (TRL's `cliprange`). */
+  clip: z.number().positive().default(0.2),
+  /** Value clip (TRL's `cliprange_value`). */
+  clipValue: z.number().positive().default(0.2),
+  /** Value-loss weight (TRL's `vf_coef`). */
+  vfCoef: z.number().min(0).default(0.1),
+  gamma: z.number().min(0).max(1).default(1),
+  lambda: z.number().min(0).max(1).default(0.95),
+  /** KL coefficient in the per-token reward; 0 is pure reward maximisation. */
+  klCoef: z.number().min(0).default(0),
+  /** Whiten advantages over the batch (TRL does). */
+  whiten: z.boolean().default(true),
+};
+
+/** KL-regularised REINFORCE with a leave-one-out baseline: TRL RLOO's β and samples per prompt. */
+export const rlooOptionsShape = {
+  /** KL coefficient β of reward − β·KL(π‖π₀) (TRL RLOO's 0.05). */
+  beta: z.number().positive().default(0.05),
+  /** Samples per prompt for the leave-one-out baseline (TRL's `rloo_k` is 2; more is lower variance). */
+  k: z.number().int().min(2).default(4),
+};
+
+/** The world a regime rolls out in, with an error naming the regime when there is none at `index`. */
+export function worldAt(ctx: Pick<FitContext, 'worlds'>, index: number, plugin: string): Environment {
+  const world = ctx.worlds[index];
+  if (!world) throw new ZooError('OPTION_INVALID', `[${plugin}] ctx.worlds has no world at index ${index}; pass the world to roll out in`, { field: 'world', plugin });
+  return world;
+}
 
 /**
  * One batch of online experience, all plain numbers (so it can be saved in a checkpoint and a resumed

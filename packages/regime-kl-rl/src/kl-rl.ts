@@ -1,4 +1,4 @@
-import { collectRollouts, defineRegime, fitWithLoss, reinforceLoss, repeatResets, rlooAdvantages, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { collectRollouts, defineRegime, fitWithLoss, reinforceLoss, repeatResets, rlooAdvantages, rlooOptionsShape, rolloutOptionsShape, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
 import type { RolloutBatch } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -7,18 +7,12 @@ const NAME = 'regime-kl-rl';
 export const klRlOptionsSchema = z
   .object({
     ...trainingOptionsSchema.shape,
-    /** KL coefficient β of reward − β·KL(π‖π₀) (TRL RLOO's default 0.05). */
-    beta: z.number().positive().default(0.05),
-    /** Samples per prompt for the leave-one-out baseline (TRL's `rloo_k` is 2; more is lower variance). */
-    k: z.number().int().min(2).default(4),
+    ...rlooOptionsShape,
+    ...rolloutOptionsShape,
     /** Prompts per step: each step rolls out `prompts · k` episodes. */
     prompts: z.number().int().positive().default(8),
-    temperature: z.number().positive().default(1),
     /** Per-token KL estimator folded into the reward: `k1` (TRL's default; its gradient is unbiased) or `k3`. */
     klPenalty: z.enum(['k1', 'k3']).default('k1'),
-    maxLength: z.number().int().positive().optional(),
-    /** Index into `ctx.worlds` of the world to roll out in. */
-    world: z.number().int().min(0).default(0),
   })
   .strict();
 
@@ -35,9 +29,7 @@ export const klRl = defineRegime({
   options: klRlOptionsSchema,
   create: (o) => ({
     async fit(ctx) {
-      const world = ctx.worlds[o.world];
-      if (!world) throw new ZooError('OPTION_INVALID', `[${NAME}] ctx.worlds has no world at index ${o.world}; pass the world to roll out in`, { field: 'world', plugin: NAME });
-      const env = repeatResets(world, o.k);
+      const env = repeatResets(worldAt(ctx, o.world, NAME), o.k);
       let batch: RolloutBatch | undefined;
       let advantages: number[] = [];
       return fitWithLoss(ctx, {

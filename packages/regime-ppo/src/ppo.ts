@@ -1,4 +1,4 @@
-import { collectRollouts, defineRegime, fitWithLoss, gae, ppoLoss, rolloutSummary, tf, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { collectRollouts, defineRegime, fitWithLoss, gae, ppoLoss, ppoOptionsShape, rolloutOptionsShape, rolloutSummary, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
 import type { GaeResult, RolloutBatch } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -11,23 +11,8 @@ export const ppoOptionsSchema = z
     steps: z.number().int().positive().default(100),
     /** Episodes per rollout batch. */
     episodes: z.number().int().positive().default(32),
-    /** Optimizer steps per rollout batch (TRL's `num_ppo_epochs` 4). */
-    ppoEpochs: z.number().int().positive().default(4),
-    /** Policy ratio clip ε (TRL's `cliprange` 0.2). */
-    clip: z.number().positive().default(0.2),
-    /** Value clip (TRL's `cliprange_value` 0.2). */
-    clipValue: z.number().positive().default(0.2),
-    /** Value-loss weight (TRL's `vf_coef` 0.1). */
-    vfCoef: z.number().min(0).default(0.1),
-    gamma: z.number().min(0).max(1).default(1),
-    lambda: z.number().min(0).max(1).default(0.95),
-    /** KL coefficient in the per-token reward; 0 (default) is pure reward maximisation. */
-    klCoef: z.number().min(0).default(0),
-    /** Whiten advantages over the batch (TRL does). */
-    whiten: z.boolean().default(true),
-    temperature: z.number().positive().default(1),
-    maxLength: z.number().int().positive().optional(),
-    world: z.number().int().min(0).default(0),
+    ...ppoOptionsShape,
+    ...rolloutOptionsShape,
   })
   .strict();
 
@@ -45,8 +30,7 @@ export const ppo = defineRegime({
   options: ppoOptionsSchema,
   create: (o) => ({
     async fit(ctx) {
-      const env = ctx.worlds[o.world];
-      if (!env) throw new ZooError('OPTION_INVALID', `[${NAME}] ctx.worlds has no world at index ${o.world}; pass the world to roll out in`, { field: 'world', plugin: NAME });
+      const env = worldAt(ctx, o.world, NAME);
       ctx.policy.addValueHead(); // PPO's critic shares the policy's trunk
       let batch: RolloutBatch | undefined;
       let adv: GaeResult | undefined;
@@ -76,7 +60,7 @@ export const ppo = defineRegime({
             plugin: NAME,
             step,
           });
-          adv = gae(batch, { gamma: o.gamma, lambda: o.lambda, klCoef: o.klCoef, whiten: o.whiten });
+          adv = gae(batch, o);
         },
         loss: () => {
           const { loss, metrics } = ppoLoss(ctx.policy, batch!, adv!, o);

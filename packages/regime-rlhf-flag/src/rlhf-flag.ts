@@ -6,16 +6,20 @@ import {
   gae,
   padExamples,
   ppoLoss,
+  ppoOptionsShape,
   reinforceLoss,
   repeatResets,
   Rng,
   rlooAdvantages,
+  rlooOptionsShape,
+  rolloutOptionsShape,
   rolloutSummary,
   sampleExamples,
   sequenceKl,
   tf,
   tokenLogProbs,
   trainingOptionsSchema,
+  worldAt,
   ZooError,
 } from '@regime-zoo/core';
 import type { EvalSpec, Example, GaeResult, Regime, RolloutBatch, Transformer, VocabularyLike, Environment, RewardFn } from '@regime-zoo/core';
@@ -33,22 +37,12 @@ export const rlhfFlagOptionsSchema = z
     steps: z.number().int().positive().default(100),
     /** `<rlhf:on>` episodes per batch (KL-RL: prompts · k). */
     episodes: z.number().int().positive().default(32),
-    ppoEpochs: z.number().int().positive().default(4),
-    clip: z.number().positive().default(0.2),
-    clipValue: z.number().positive().default(0.2),
-    vfCoef: z.number().min(0).default(0.1),
-    gamma: z.number().min(0).max(1).default(1),
-    lambda: z.number().min(0).max(1).default(0.95),
-    /** PPO's per-token KL coefficient (0: pure reward maximisation). */
-    klCoef: z.number().min(0).default(0),
-    /** KL-RL's β and samples per prompt. */
-    beta: z.number().positive().default(0.05),
-    k: z.number().int().min(2).default(4),
+    /** PPO's hyperparameters (as `regime-ppo`) and KL-RL's β and k (as `regime-kl-rl`). */
+    ...ppoOptionsShape,
+    ...rlooOptionsShape,
     /** Weight of the MLE loss on `<rlhf:off>` behaviour data, added at every step. */
     mleWeight: z.number().min(0).default(1),
-    temperature: z.number().positive().default(1),
-    maxLength: z.number().int().positive().optional(),
-    world: z.number().int().min(0).default(0),
+    ...rolloutOptionsShape,
     /** Episodes rolled out under `<rlhf:off>` before and after training to measure leakage. */
     evalEpisodes: z.number().int().positive().default(200),
     /** The world's unsafe predicate U(τ) on tokens; when given, the report includes its leakage. */
@@ -115,8 +109,7 @@ export const rlhfFlag = defineRegime({
   create: (o): Omit<Regime, 'name' | 'kind'> => ({
     tokens: [...FLAGS],
     async fit(ctx) {
-      const world = ctx.worlds[o.world];
-      if (!world) throw new ZooError('OPTION_INVALID', `[${NAME}] ctx.worlds has no world at index ${o.world}; pass the world to roll out in`, { field: 'world', plugin: NAME });
+      const world = worldAt(ctx, o.world, NAME);
       if (ctx.dataset.length === 0) throw new ZooError('EMPTY_DATASET', `[${NAME}] ctx.dataset is empty; the <rlhf:off> branch keeps MLE on behaviour data`, { field: 'dataset' });
       const [onId, offId] = flagIds(ctx.vocabulary, ctx.policy.config.vocabSize);
       const offData = ctx.dataset.map((ex) => withFlag(ex, offId));
@@ -154,7 +147,7 @@ export const rlhfFlag = defineRegime({
             plugin: NAME,
             step,
           });
-          if (ppoInner) adv = gae(batch, { gamma: o.gamma, lambda: o.lambda, klCoef: o.klCoef, whiten: true });
+          if (ppoInner) adv = gae(batch, o);
           else {
             const kl = sequenceKl(batch, 'k1');
             rloo = rlooAdvantages(batch.scores.map((s, i) => s - o.beta * kl[i]!), o.k);

@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { xorshift } from './random.js';
+
+export { xorshift };
 
 /**
  * Checks the tfjs way that `fn` leaks no tensors: one warm-up call (kernels may cache tensors the
@@ -28,16 +31,36 @@ export const tinyConfig = {
 
 /** Deterministic pseudo-random integer rows in [lo, hi), for fixtures. */
 export function fixtureTokens(rows: number, cols: number, seed = 1, lo = 1, hi = 16): number[][] {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => lo + (next() % (hi - lo))));
+  const u = xorshift(seed);
+  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => lo + Math.floor(u() * (hi - lo))));
+}
+
+/** The shape of core's `ZooError`, checked structurally (this package depends on nothing). */
+export type CodedError = Error & { code: string; field?: string; position?: number[]; step?: number; plugin?: string; hook?: string; symbol?: string };
+
+function asZooError(e: unknown): CodedError {
+  if (!(e instanceof Error) || e.name !== 'ZooError') throw new Error(`expected a ZooError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+  return e as CodedError;
+}
+
+/** Runs `fn`, expects it to throw a `ZooError`, and returns it for further checks. */
+export function thrown(fn: () => unknown): CodedError {
+  try {
+    fn();
+  } catch (e) {
+    return asZooError(e);
+  }
+  throw new Error('expected a ZooError, but nothing was thrown');
+}
+
+/** Awaits `p` (or calls `fn` and awaits it), expects a `ZooError`, and returns it. */
+export async function rejected(p: Promise<unknown> | (() => unknown)): Promise<CodedError> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    return asZooError(e);
+  }
+  throw new Error('expected a ZooError, but nothing was thrown');
 }
 
 /** Largest absolute elementwise difference of two equally shaped arrays. */

@@ -1,3 +1,4 @@
+import { xorshift } from './random.js';
 /**
  * Science-test helpers around the posterior world of `@regime-zoo/worlds` (taken structurally, so this
  * package depends on nothing): a Markov base distribution π₀ over its sequences, tokens with conditioning
@@ -90,15 +91,7 @@ export function klDivergence(p: readonly number[], q: readonly number[]): number
 
 /** `n` indices drawn from the distribution `p` with a seeded xorshift generator. */
 export function sampleIndices(p: readonly number[], n: number, seed = 1): number[] {
-  let x = seed >>> 0 || 1;
-  const u = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
+  const u = xorshift(seed);
   const cum: number[] = [];
   let t = 0;
   for (const pi of p) cum.push((t += pi));

@@ -1,29 +1,8 @@
-import { Rng, ZooError } from '@regime-zoo/core';
-import { expect } from 'vitest';
+import { Rng } from '@regime-zoo/core';
+
+export { rejected, thrown } from '@regime-zoo/test-utils';
 import type { Split, ToyWorld } from './types.js';
 import { tokenId } from './vocabulary.js';
-
-/** Runs `fn`, expects a `ZooError`, returns it. */
-export function thrown(fn: () => unknown): ZooError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ZooError);
-    return e as ZooError;
-  }
-  throw new Error('expected a ZooError, but nothing was thrown');
-}
-
-/** Awaits `p`, expects it to reject with a `ZooError`, returns it. */
-export async function rejected(p: Promise<unknown>): Promise<ZooError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ZooError);
-    return e as ZooError;
-  }
-  throw new Error('expected a ZooError, but the promise resolved');
-}
 
 export interface Played<S> {
   tokens: number[];
