@@ -9,7 +9,7 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     pool: 'forks',
-    testTimeout: 60_000,
+    testTimeout: 180_000,
     projects: [
       { extends: true, test: { name: 'packages', include: ['packages/*/src/**/*.test.ts'] } },
       { extends: true, test: { name: 'examples', include: ['examples/*/src/**/*.test.ts'], passWithNoTests: true } },

@@ -42,14 +42,14 @@ describe('regime-decision-transformer', () => {
     const vocab = worldVocabulary({ rtgBuckets: 4 });
     const policy = Transformer.create({ vocabSize: vocab.size, contextLength: 64, dModel: 48, nHeads: 4, nLayers: 2, seed: 3 });
     const base = policy.clone({ trainable: false });
-    const dt = decisionTransformer({ buckets: 4, method: 'uniform', steps: 500, batchSize: 32, lr: 3e-3, warmupSteps: 20 });
+    const dt = decisionTransformer({ buckets: 4, method: 'uniform', steps: 300, batchSize: 32, lr: 3e-3, warmupSteps: 20 });
     await runFit(dt, createFitContext({ base, policy, rng: new Rng(6), dataset: episodes.map(toExample), vocabulary: vocab }));
     const buckets = dt.buckets()!;
     const rows: { bucket: number; range: string; data: number; achieved: number }[] = [];
     for (let b = 0; b < 4; b++) {
       const r = buckets.range(b);
       if (r.count === 0) continue;
-      const eps = rollout(policy, tamper.environment('id'), { episodes: 200, rng: new Rng(100 + b), conditioning: dt.condition!({ bucket: b }, vocab) });
+      const eps = rollout(policy, tamper.environment('id'), { episodes: 128, rng: new Rng(100 + b), conditioning: dt.condition!({ bucket: b }, vocab) });
       rows.push({ bucket: b, range: `[${r.lo.toFixed(1)}, ${r.hi.toFixed(1)}${r.hiInclusive ? ']' : ')'}`, data: r.mean!, achieved: eps.reduce((a, e) => a + e.return, 0) / eps.length });
     }
     console.log('DT calibration (tamper, ID):\n' + rows.map((r) => `  <rtg:${r.bucket}> ${r.range.padEnd(14)} data mean ${r.data.toFixed(2).padStart(6)}  achieved ${r.achieved.toFixed(2).padStart(6)}`).join('\n'));
