@@ -30,8 +30,14 @@ export interface PreferencePair {
   rejected: Example;
 }
 
-/** A reward: a plain function or a reward model's scoring method; both are accepted wherever one is. */
-export type RewardFn = (episode: Episode | Example) => number | Promise<number>;
+/**
+ * A reward: a plain function or a reward model's scoring method; both are accepted wherever one is. It
+ * may carry `many`, a batched form that online regimes call once per rollout batch instead of once per
+ * episode (a reward model scores a batch in one forward pass).
+ */
+export type RewardFn = ((episode: Episode | Example) => number | Promise<number>) & {
+  many?: (episodes: readonly (Episode | Example)[]) => readonly number[] | Promise<readonly number[]>;
+};
 
 /** The minimum core needs of a vocabulary (the tokenizer package implements it). */
 export interface VocabularyLike {

@@ -137,19 +137,25 @@ export async function collectRollouts(o: CollectOptions): Promise<RolloutBatch> 
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
     ...(o.conditioning ? { conditioning: o.conditioning } : {}),
   });
-  const scores: number[] = [];
-  for (const [i, e] of episodes.entries()) {
-    let s: number;
-    try {
-      s = o.reward ? await o.reward(e) : e.return;
-    } catch (err) {
-      throw new ZooError('PLUGIN_FAILED', `[${o.plugin}] step ${o.step}: the reward function threw on episode ${i}: ${(err as Error).message}`, {
-        step: o.step,
-        plugin: o.plugin,
-        field: 'reward',
-        cause: err,
-      });
+  let scores: number[];
+  try {
+    if (o.reward?.many) scores = [...(await o.reward.many(episodes))];
+    else {
+      scores = [];
+      for (const e of episodes) scores.push(o.reward ? await o.reward(e) : e.return);
     }
+  } catch (err) {
+    throw new ZooError('PLUGIN_FAILED', `[${o.plugin}] step ${o.step}: the reward function threw: ${(err as Error).message}`, {
+      step: o.step,
+      plugin: o.plugin,
+      field: 'reward',
+      cause: err,
+    });
+  }
+  if (scores.length !== episodes.length) {
+    throw new ZooError('SHAPE_MISMATCH', `[${o.plugin}] step ${o.step}: reward.many returned ${scores.length} scores for ${episodes.length} episodes`, { step: o.step, plugin: o.plugin, field: 'reward' });
+  }
+  scores.forEach((s, i) => {
     if (!Number.isFinite(s)) {
       throw new ZooError('NON_FINITE', `[${o.plugin}] step ${o.step}: the reward of episode ${i} is ${s}; rewards must be finite numbers`, {
         step: o.step,
@@ -157,8 +163,7 @@ export async function collectRollouts(o: CollectOptions): Promise<RolloutBatch> 
         field: 'reward',
       });
     }
-    scores.push(s);
-  }
+  });
   const examples: Example[] = episodes.map((e) => ({ tokens: e.tokens, targetMask: e.actionMask, return: e.return }));
   const legal = episodes.map((e) => e.legal);
   const dense = tf.tidy(() => {

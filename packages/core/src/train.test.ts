@@ -80,6 +80,12 @@ describe('Trainer', () => {
     m.dispose();
   });
 
+  it('should leave no tensors behind when a trainer is made and disposed', async () => {
+    const m = Transformer.create(tinyConfig);
+    await expectNoTensorLeak(() => new Trainer(m, { totalSteps: 1 }).dispose(), 'Trainer');
+    m.dispose();
+  });
+
   it('should not grow tf.memory().numTensors over 100 training steps', async () => {
     const m = Transformer.create(tinyConfig);
     const t = new Trainer(m, { totalSteps: 200 });

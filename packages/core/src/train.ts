@@ -67,8 +67,8 @@ export class AdamW {
     this.names = [...params.keys()];
     this.sizes = this.names.map((n) => params.get(n)!.size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
-    this.m = tf.variable(tf.zeros([total]), false);
-    this.v = tf.variable(tf.zeros([total]), false);
+    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
     this.decayMask = tf.keep(this.constant((n) => decays(n, params.get(n)!)));
   }
 
