@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { main } from './main.js';
+import os from 'node:os';
+import { findTorchReference, main } from './main.js';
 
 function capture() {
   const lines: string[] = [];
@@ -27,5 +28,37 @@ describe('zoo', () => {
     expect(c.lines[0]).toContain('--size must be a positive integer, got "big"');
     expect(await main(['fly'], c.out)).toBe(2);
     expect(c.lines[1]).toContain('unknown command "fly"');
+  });
+});
+
+describe('zoo bench', () => {
+  it('should print training tokens/s and the KV-cache speed-up for config S', async () => {
+    const c = capture();
+    expect(await main(['bench', '--steps', '1', '--warmup', '1', '--rollout-repeats', '1', '--configs', 'S', '--no-torch'], c.out)).toBe(0);
+    const text = c.lines.join('\n');
+    const header = text.split('\n').find((l) => l.startsWith('config') && l.includes('tokens/s'));
+    const row = text.split('\n').find((l) => l.startsWith('S (d64 L2 H4)'));
+    expect(header).toBeDefined();
+    expect(row).toBeDefined();
+    // The tokens/s column of the S row holds a positive number.
+    const cols = header!.split(/\s{2,}/);
+    const cells = row!.split(/\s{2,}/);
+    expect(Number(cells[cols.indexOf('tokens/s')])).toBeGreaterThan(0);
+    expect(text).toMatch(/KV speed-up/);
+    expect(text).toMatch(/^S\s+\d+\s+\d+\s+[\d.]+×/m);
+    expect(text).toContain('PyTorch reference skipped: --no-torch');
+  });
+
+  it('should reject a bad --configs or --steps with exit code 2', async () => {
+    const c = capture();
+    expect(await main(['bench', '--configs', 'S,XL'], c.out)).toBe(2);
+    expect(c.lines[0]).toContain('--configs takes a comma-separated list of S, M, L, got "S,XL"');
+    expect(await main(['bench', '--steps', '0'], c.out)).toBe(2);
+    expect(c.lines[1]).toContain('--steps must be an integer ≥ 1, got "0"');
+  });
+
+  it('should find the PyTorch reference in the repository and nowhere else', () => {
+    expect(findTorchReference()).toMatch(/bench[\\/]torch_reference\.py$/);
+    expect(findTorchReference(os.tmpdir())).toBeUndefined();
   });
 });

@@ -1,12 +1,96 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { doctor, formatDoctorReport } from '@regime-zoo/core';
+import {
+  BENCH_CONFIG_NAMES,
+  compareWithReference,
+  doctor,
+  formatBenchmark,
+  formatDoctorReport,
+  runBenchmark,
+  type BenchConfigName,
+  type TorchReference,
+  type TorchReferenceResult,
+} from '@regime-zoo/core';
 
 const USAGE = `zoo <command> [options]
 
 commands:
   doctor [--json] [--size N]   Node version, backend in use and why, libtensorflow, threads,
                                measured NxN matmul GFLOP/s (default N = 512)
+  bench [--steps N] [--warmup N] [--configs S,M,L] [--rollout-repeats N] [--json] [--no-torch]
+                               training ms/step, tokens/s, % of matmul peak, memory and KV-cache
+                               rollout speed-up for configs S, M, L (default 30 timed steps after
+                               3 warm-up steps, median of 3 rollouts per mode); then the same in
+                               PyTorch (bench/torch_reference.py, when python3 can import torch;
+                               REGIME_ZOO_PYTHON picks the interpreter) and the tfjs/PyTorch ratios
   help                         this text`;
+
+const TORCH_SCRIPT = path.join('bench', 'torch_reference.py');
+
+/**
+ * The PyTorch reference script of the regime-zoo repository this CLI runs from, if any: the first folder
+ * above this file holding `bench/torch_reference.py` next to the workspace's package.json. The npm
+ * package does not ship it.
+ */
+export function findTorchReference(from = path.dirname(fileURLToPath(import.meta.url))): string | undefined {
+  let dir = from;
+  for (let i = 0; i < 8; i++) {
+    const script = path.join(dir, TORCH_SCRIPT);
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'regime-zoo' && fs.existsSync(script)) return script;
+    } catch {
+      // no package.json here
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+/** Runs the PyTorch reference in a child process with the same options; never throws (says why it was skipped). */
+async function runTorchReference(options: { steps: number; warmup: number; repeats: number; configs: readonly BenchConfigName[] }): Promise<TorchReference> {
+  const script = findTorchReference();
+  if (!script) {
+    return { ok: false, reason: `${TORCH_SCRIPT} was not found (it ships with the regime-zoo repository, not the npm package); run \`zoo bench\` from a clone to compare` };
+  }
+  const python = process.env.REGIME_ZOO_PYTHON ?? 'python3';
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error) return { ok: false, reason: `${python} could not be started (${probe.error.message})` };
+  if (probe.status !== 0) {
+    const last = (probe.stderr ?? '').trim().split('\n').pop() ?? `exit code ${probe.status}`;
+    return { ok: false, reason: `\`${python} -c 'import torch'\` failed: ${last}` };
+  }
+  const args = [script, '--steps', String(options.steps), '--warmup', String(options.warmup), '--rollout-repeats', String(options.repeats), '--configs', options.configs.join(',')];
+  return new Promise((resolve) => {
+    // Progress lines of the script go straight to our stderr; its stdout is one JSON object.
+    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (s: string) => (stdout += s));
+    child.on('error', (e) => resolve({ ok: false, reason: `${python} ${TORCH_SCRIPT} could not be started (${e.message})` }));
+    child.on('close', (code) => {
+      if (code !== 0) return resolve({ ok: false, reason: `${python} ${TORCH_SCRIPT} exited with code ${code}` });
+      try {
+        const result = JSON.parse(stdout) as TorchReferenceResult;
+        if (result.kind !== 'regime-zoo-bench-torch') throw new Error(`unexpected kind ${String(result.kind)}`);
+        resolve({ ok: true, result });
+      } catch (e) {
+        resolve({ ok: false, reason: `${TORCH_SCRIPT} printed no valid result (${e instanceof Error ? e.message : String(e)})` });
+      }
+    });
+  });
+}
+
+function positiveInt(command: string, flag: string, raw: string | undefined, fallback: number, min = 1): number | string {
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < min) return `zoo ${command}: --${flag} must be an integer ≥ ${min}, got "${raw}"`;
+  return n;
+}
 
 /** Runs the `zoo` command line; returns the exit code. */
 export async function main(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
@@ -21,6 +105,50 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       }
       const report = doctor({ matmulSize: size });
       out(values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+      return 0;
+    }
+    case 'bench': {
+      let values: { steps?: string; warmup?: string; configs?: string; 'rollout-repeats'?: string; json?: boolean; 'no-torch'?: boolean };
+      try {
+        ({ values } = parseArgs({
+          args: rest,
+          options: {
+            steps: { type: 'string' },
+            warmup: { type: 'string' },
+            configs: { type: 'string' },
+            'rollout-repeats': { type: 'string' },
+            json: { type: 'boolean' },
+            'no-torch': { type: 'boolean' },
+          },
+        }));
+      } catch (e) {
+        out(`zoo bench: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+        return 2;
+      }
+      const steps = positiveInt('bench', 'steps', values.steps, 30);
+      const warmup = positiveInt('bench', 'warmup', values.warmup, 3, 0);
+      const repeats = positiveInt('bench', 'rollout-repeats', values['rollout-repeats'], 3);
+      for (const v of [steps, warmup, repeats]) {
+        if (typeof v === 'string') {
+          out(v);
+          return 2;
+        }
+      }
+      const configs = (values.configs ?? BENCH_CONFIG_NAMES.join(',')).split(',').map((s) => s.trim().toUpperCase());
+      const unknown = configs.filter((c) => !(BENCH_CONFIG_NAMES as string[]).includes(c));
+      if (unknown.length || configs.length === 0) {
+        out(`zoo bench: --configs takes a comma-separated list of ${BENCH_CONFIG_NAMES.join(', ')}, got "${values.configs}"`);
+        return 2;
+      }
+      const opts = { steps: steps as number, warmup: warmup as number, repeats: repeats as number, configs: configs as BenchConfigName[] };
+      const result = await runBenchmark({ steps: opts.steps, warmupSteps: opts.warmup, rolloutRepeats: opts.repeats, configs: opts.configs });
+      const reference: TorchReference = values['no-torch'] ? { ok: false, reason: '--no-torch' } : await runTorchReference(opts);
+      if (values.json) {
+        const comparison = reference.ok ? compareWithReference(result, reference.result) : [];
+        out(JSON.stringify({ tfjs: result, torch: reference.ok ? reference.result : { skipped: reference.reason }, comparison }, null, 2));
+      } else {
+        out(formatBenchmark(result, reference));
+      }
       return 0;
     }
     case undefined:
