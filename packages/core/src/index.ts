@@ -7,7 +7,7 @@ export { parseModelConfig, modelConfigSchema, describeZodError, MAX_CONTEXT } fr
 export type { ModelConfig, ModelConfigInput } from './config.js';
 export { Transformer, hookNames, parameterShapes } from './model.js';
 export type { ForwardOptions, ForwardResult, HookFn, KVCache, TokenInput } from './model.js';
-export { tokenLogProbs, sequenceLogProbs, entropy, exactKl, klEstimate, maskedMean, policyDiagnostics, logSigmoid } from './ops.js';
+export { tokenLogProbs, sequenceLogProbs, maskedNll, entropy, exactKl, klEstimate, maskedMean, policyDiagnostics, logSigmoid } from './ops.js';
 export type { KlEstimator } from './ops.js';
 export { sampleToken } from './sampling.js';
 export type { SampleOptions } from './sampling.js';

@@ -21,6 +21,14 @@ export function sequenceLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask:
   return tf.tidy(() => tf.sum(tf.mul(tokenLogProbs(logits, tokens), mask), -1) as tf.Tensor1D);
 }
 
+/**
+ * Mean negative log-likelihood over target positions: −Σ_t m_t log π(x_{t+1} | x_≤t) / Σ_t m_t, with `targets`
+ * [B, T−1] as `padExamples` makes it (0 when there are no targets). The MLE loss of SFT, DT, RWR, ...
+ */
+export function maskedNll(logits: tf.Tensor3D, tokens: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.div(tf.neg(tf.sum(tf.mul(tokenLogProbs(logits, tokens), targets))), tf.maximum(tf.sum(targets), 1)) as tf.Scalar);
+}
+
 /** Entropy of the next-token distribution at every position: [B, T] in nats. */
 export function entropy(logits: tf.Tensor3D): tf.Tensor2D {
   return tf.tidy(() => {

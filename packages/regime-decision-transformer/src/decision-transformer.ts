@@ -1,4 +1,4 @@
-import { checkExamples, datasetReturns, defineRegime, fitWithLoss, padExamples, policyDiagnostics, sampleExamples, tf, tokenLogProbs, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { checkExamples, datasetReturns, defineRegime, fitWithLoss, padExamples, policyDiagnostics, sampleExamples, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import type { EvalSpec, Example, Regime, VocabularyLike } from '@regime-zoo/core';
 import { fitReturnBuckets, type ReturnBuckets } from '@regime-zoo/tokenizer';
 import { z } from 'zod';
@@ -85,7 +85,7 @@ export const decisionTransformer = (options?: DecisionTransformerOptions): Decis
           loss: (_step, _micro, trainer) => {
             const { tokens, targets } = padExamples(sampleExamples(trainer.rng, data, o.batchSize));
             const { logits } = ctx.policy.forward(tokens);
-            const nll = tf.div(tf.neg(tf.sum(tf.mul(tokenLogProbs(logits, tokens), targets))), tf.maximum(tf.sum(targets), 1)) as tf.Scalar;
+            const nll = maskedNll(logits, tokens, targets);
             return { loss: nll, metrics: policyDiagnostics(logits, ctx.base.forward(tokens).logits, targets) };
           },
         });

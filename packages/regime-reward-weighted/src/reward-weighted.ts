@@ -1,4 +1,4 @@
-import { checkExamples, datasetReturns, defineRegime, fitWithLoss, padExamples, policyDiagnostics, tf, tokenLogProbs, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { checkExamples, datasetReturns, defineRegime, fitWithLoss, padExamples, policyDiagnostics, tf, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import type { Example, Rng } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -103,7 +103,7 @@ export const rewardWeighted = defineRegime({
           const batch = Array.from({ length: o.batchSize }, () => ctx.dataset[draw(trainer.rng)]!);
           const { tokens, targets } = padExamples(batch);
           const { logits } = ctx.policy.forward(tokens);
-          const nll = tf.div(tf.neg(tf.sum(tf.mul(tokenLogProbs(logits, tokens), targets))), tf.maximum(tf.sum(targets), 1)) as tf.Scalar;
+          const nll = maskedNll(logits, tokens, targets);
           return { loss: nll, metrics: { ...policyDiagnostics(logits, ctx.base.forward(tokens).logits, targets), 'weights/effective_sample_size': tf.scalar(ess) } };
         },
       });

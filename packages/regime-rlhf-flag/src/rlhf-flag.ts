@@ -17,7 +17,7 @@ import {
   sampleExamples,
   sequenceKl,
   tf,
-  tokenLogProbs,
+  maskedNll,
   trainingOptionsSchema,
   worldAt,
   ZooError,
@@ -157,7 +157,7 @@ export const rlhfFlag = defineRegime({
           const b = batch!;
           const rl = ppoInner ? ppoLoss(ctx.policy, b, adv!, o) : { loss: reinforceLoss(ctx.policy, b, rloo).loss, metrics: {} as Record<string, tf.Scalar> };
           const { tokens, targets } = padExamples(sampleExamples(trainer.rng, offData, o.batchSize));
-          const nll = tf.div(tf.neg(tf.sum(tf.mul(tokenLogProbs(ctx.policy.forward(tokens).logits, tokens), targets))), tf.maximum(tf.sum(targets), 1)) as tf.Scalar;
+          const nll = maskedNll(ctx.policy.forward(tokens).logits, tokens, targets);
           const metrics: Record<string, tf.Scalar> = { ...rl.metrics, 'flag/off/nll': nll, 'flag/on/loss': rl.loss };
           for (const [k, v] of Object.entries(rolloutSummary(b, ppoInner ? o.klCoef : o.beta))) metrics[k] = tf.scalar(v);
           return { loss: tf.add(rl.loss, tf.mul(o.mleWeight, nll)) as tf.Scalar, metrics };

@@ -1,4 +1,4 @@
-import { checkExamples, defineRegime, fitWithLoss, padExamples, policyDiagnostics, sampleExamples, tf, tokenLogProbs, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { checkExamples, defineRegime, fitWithLoss, padExamples, policyDiagnostics, sampleExamples, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import { z } from 'zod';
 
 const NAME = 'regime-sft';
@@ -26,7 +26,7 @@ export const sft = defineRegime({
         loss: (_step, _micro, trainer) => {
           const { tokens, targets } = padExamples(sampleExamples(trainer.rng, ctx.dataset, options.batchSize));
           const { logits } = ctx.policy.forward(tokens);
-          const nll = tf.div(tf.neg(tf.sum(tf.mul(tokenLogProbs(logits, tokens), targets))), tf.maximum(tf.sum(targets), 1)) as tf.Scalar;
+          const nll = maskedNll(logits, tokens, targets);
           return { loss: nll, metrics: policyDiagnostics(logits, ctx.base.forward(tokens).logits, targets) };
         },
       });
