@@ -17,7 +17,7 @@ export { Trainer, AdamW, learningRate, optimizerConfigSchema } from './train.js'
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';
-export { padExamples, sampleExamples, exampleLogProbs, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
+export { padExamples, withConditioning, sampleExamples, exampleLogProbs, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
 export type { TrainLoopOptions, TrainingOptions } from './loop.js';
 export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, createFitContext } from './plugin.js';
 export type {
@@ -44,7 +44,7 @@ export type {
 } from './plugin.js';
 /** The tfjs-core namespace core is built on (the same instance), so regimes need no separate install. */
 export * as tf from '@tensorflow/tfjs-core';
-export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';

@@ -106,6 +106,16 @@ export async function datasetReturns(ctx: FitContext, source: 'visible' | 'rewar
   );
 }
 
+/**
+ * The example with conditioning token ids inserted after its first token (BOS). They are conditioned on,
+ * not predicted: the mask marks neither them nor the BOS as targets; the rest of the mask is kept.
+ */
+export function withConditioning(ex: Example, ids: readonly number[]): Example {
+  const [first, ...rest] = ex.tokens;
+  const mask = ex.targetMask ?? ex.tokens.map((_, t) => t > 0);
+  return { ...ex, tokens: [first!, ...ids, ...rest], targetMask: [false, ...ids.map(() => false), ...mask.slice(1)] };
+}
+
 /** `batchSize` examples drawn uniformly with replacement by a seeded RNG (the trainer's, for exact resume). */
 export function sampleExamples<T>(rng: Rng, data: readonly T[], batchSize: number): T[] {
   if (data.length === 0) throw new ZooError('EMPTY_DATASET', 'cannot draw a batch from an empty dataset; pass behaviour episodes in ctx.dataset', { field: 'dataset' });

@@ -219,6 +219,15 @@ export function rlooAdvantages(rewards: readonly number[], k: number): number[] 
   });
 }
 
+/**
+ * RLOO advantages of the KL-shaped reward r' = score − β·Σ_t kl_t (k1 by default, TRL's choice), as TRL's
+ * RLOO folds the penalty into the reward.
+ */
+export function klShapedRlooAdvantages(batch: RolloutBatch, beta: number, k: number, estimator: KlEstimator = 'k1'): number[] {
+  const kl = sequenceKl(batch, estimator);
+  return rlooAdvantages(batch.scores.map((s, i) => s - beta * kl[i]!), k);
+}
+
 /** The REINFORCE loss −mean_b A_b · Σ_t log π(a_t) over each episode's actions, with the legal-action entropy (call inside `tf.tidy`). */
 export function reinforceLoss(policy: Transformer, batch: RolloutBatch, advantages: readonly number[]): { loss: tf.Scalar; entropy: tf.Scalar } {
   const { tokens, targets } = padExamples(batch.examples);

@@ -1,4 +1,4 @@
-import { checkExamples, datasetReturns, defineRegime, fitWithLoss, padExamples, policyDiagnostics, sampleExamples, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { checkExamples, datasetReturns, withConditioning, defineRegime, fitWithLoss, padExamples, policyDiagnostics, sampleExamples, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import type { EvalSpec, Example, Regime, VocabularyLike } from '@regime-zoo/core';
 import { fitReturnBuckets, type ReturnBuckets } from '@regime-zoo/tokenizer';
 import { z } from 'zod';
@@ -49,13 +49,6 @@ function bucketId(vocabulary: VocabularyLike | undefined, b: number, k: number, 
   return id;
 }
 
-/** Puts `id` after the first token (BOS); the conditioning token itself is not a training target. */
-function withPrefix(ex: Example, id: number): Example {
-  const [first, ...rest] = ex.tokens;
-  const mask = ex.targetMask ?? ex.tokens.map((_, t) => t > 0);
-  return { ...ex, tokens: [first!, id, ...rest], targetMask: [false, false, ...mask.slice(1)] };
-}
-
 /**
  * Offline RLHF as conditioning tokens (Chen et al. 2021's Decision Transformer with Quark-style return
  * buckets): each episode gets `<rtg:b>` after BOS, b its return's bucket, and the model is trained by
@@ -75,7 +68,7 @@ export const decisionTransformer = (options?: DecisionTransformerOptions): Decis
         const returns = await datasetReturns(ctx, o.returnSource, NAME);
         const { buckets, labels } = fitReturnBuckets(returns, { method: o.method, k: o.buckets });
         fitted = buckets;
-        const data = ctx.dataset.map((ex, i) => withPrefix(ex, ids[labels[i]!]!));
+        const data = ctx.dataset.map((ex, i) => withConditioning(ex, [ids[labels[i]!]!]));
         checkExamples(data, ctx.policy);
         return fitWithLoss(ctx, {
           plugin: NAME,

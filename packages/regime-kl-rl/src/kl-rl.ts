@@ -1,4 +1,4 @@
-import { collectRollouts, defineRegime, fitWithLoss, reinforceLoss, repeatResets, rlooAdvantages, rlooOptionsShape, rolloutOptionsShape, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
+import { collectRollouts, defineRegime, fitWithLoss, reinforceLoss, repeatResets, klShapedRlooAdvantages, rlooOptionsShape, rolloutOptionsShape, rolloutSummary, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
 import type { RolloutBatch } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -48,8 +48,7 @@ export const klRl = defineRegime({
             plugin: NAME,
             step,
           });
-          const kl = sequenceKl(batch, o.klPenalty);
-          advantages = rlooAdvantages(batch.scores.map((s, i) => s - o.beta * kl[i]!), o.k);
+          advantages = klShapedRlooAdvantages(batch, o.beta, o.k, o.klPenalty);
         },
         loss: () => {
           const b = batch!;

@@ -10,15 +10,15 @@ import {
   reinforceLoss,
   repeatResets,
   Rng,
-  rlooAdvantages,
+  klShapedRlooAdvantages,
   rlooOptionsShape,
   rolloutOptionsShape,
   rolloutSummary,
   sampleExamples,
-  sequenceKl,
   tf,
   maskedNll,
   trainingOptionsSchema,
+  withConditioning,
   worldAt,
   ZooError,
 } from '@regime-zoo/core';
@@ -66,12 +66,6 @@ function flagIds(vocabulary: VocabularyLike | undefined, vocabSize: number): [nu
   }) as [number, number];
 }
 
-function withFlag(ex: Example, id: number): Example {
-  const [first, ...rest] = ex.tokens;
-  const mask = ex.targetMask ?? ex.tokens.map((_, t) => t > 0);
-  return { ...ex, tokens: [first!, id, ...rest], targetMask: [false, false, ...mask.slice(1)] };
-}
-
 interface BranchStats {
   score: number;
   kl: number;
@@ -112,7 +106,7 @@ export const rlhfFlag = defineRegime({
       const world = worldAt(ctx, o.world, NAME);
       if (ctx.dataset.length === 0) throw new ZooError('EMPTY_DATASET', `[${NAME}] ctx.dataset is empty; the <rlhf:off> branch keeps MLE on behaviour data`, { field: 'dataset' });
       const [onId, offId] = flagIds(ctx.vocabulary, ctx.policy.config.vocabSize);
-      const offData = ctx.dataset.map((ex) => withFlag(ex, offId));
+      const offData = ctx.dataset.map((ex) => withConditioning(ex, [offId]));
       const ppoInner = o.inner === 'ppo';
       if (ppoInner) ctx.policy.addValueHead();
       const env = ppoInner ? world : repeatResets(world, o.k);
@@ -149,8 +143,7 @@ export const rlhfFlag = defineRegime({
           });
           if (ppoInner) adv = gae(batch, o);
           else {
-            const kl = sequenceKl(batch, 'k1');
-            rloo = rlooAdvantages(batch.scores.map((s, i) => s - o.beta * kl[i]!), o.k);
+            rloo = klShapedRlooAdvantages(batch, o.beta, o.k);
           }
         },
         loss: (_step, _micro, trainer) => {
