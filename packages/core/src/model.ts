@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
+import { graphAvailable } from './graph.js';
+import { modelGraphs } from './model-graph.js';
 import { Rng } from './rng.js';
 
 /** A hook sees an activation (shape as in TransformerLens) and may return a replacement of the same shape. */
@@ -261,8 +263,51 @@ export class Transformer {
     return tf.tidy(() => {
       const ids = this.tokensToTensor(tokens);
       const [B, T] = ids.shape;
+      if (this.compiled(options)) return this.graphForward(ids);
       return this.run(ids, B, T, 0, options, undefined);
     });
+  }
+
+  /**
+   * Whether this pass can run as compiled TensorFlow graphs (model-graph.ts): the native backend, no
+   * hooks or activation cache (those need the eager ops), and no dropout in effect.
+   */
+  private compiled(o: ForwardOptions): boolean {
+    return !o.hooks && !o.cacheFilter && !(o.training && this.config.dropout > 0) && graphAvailable();
+  }
+
+  /** Logits (and values) from the compiled graphs' output [B, T, V (+1)]. */
+  private splitOutput(out: tf.Tensor3D): ForwardResult {
+    if (!this.config.valueHead) return { logits: out };
+    const [B, T] = out.shape;
+    const V = this.config.vocabSize;
+    return { logits: tf.slice(out, [0, 0, 0], [B, T, V]), values: tf.reshape(tf.slice(out, [0, 0, V], [B, T, 1]), [B, T]) };
+  }
+
+  /**
+   * The forward pass as one graph call. Under a gradient tape it is a single custom-gradient op whose
+   * gradient is the hand-written backward graph, so any loss built on the logits trains through it.
+   */
+  private graphForward(ids: tf.Tensor2D): ForwardResult {
+    const graphs = modelGraphs(this.config);
+    const vars = this.variables();
+    const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+    if (!taping) {
+      const [out, ...kv] = graphs.infer.run([ids, this.mask, tf.scalar(0, 'int32'), ...vars]);
+      tf.dispose(kv);
+      return this.splitOutput(out as tf.Tensor3D);
+    }
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const params = args as tf.Tensor[];
+      const [out, ...acts] = graphs.train.run([ids, this.mask, ...params]);
+      save([ids, ...acts]);
+      return {
+        value: out!,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => graphs.backward.run([saved[0]!, dy, ...params, ...saved.slice(1)]),
+      };
+    });
+    return this.splitOutput(op(...vars) as tf.Tensor3D);
   }
 
   /** Runs the model and returns logits plus a cache of the activations `namesFilter` selects; dispose both. */
@@ -303,6 +348,17 @@ export class Transformer {
       }
       const next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } = { keys: [], values: [] };
       const result = tf.tidy(() => {
+        if (this.compiled(options)) {
+          const graphs = modelGraphs(this.config);
+          const L = this.config.nLayers;
+          const start = tf.scalar(kv.length, 'int32');
+          const [out, ...kvOut] = kv.length === 0
+            ? graphs.infer.run([ids, this.mask, start, ...this.variables()])
+            : graphs.decode.run([ids, this.mask, start, ...this.variables(), ...kv.keys.flatMap((k, l) => [k, kv.values[l]!])]);
+          next.keys = kvOut.slice(0, L).map((t) => tf.keep(t as tf.Tensor4D));
+          next.values = kvOut.slice(L).map((t) => tf.keep(t as tf.Tensor4D));
+          return this.splitOutput(out as tf.Tensor3D);
+        }
         const r = this.run(ids, B, n, kv.length, options, { kv, next });
         for (const t of [...next.keys, ...next.values]) tf.keep(t);
         return r;

@@ -1,0 +1,321 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ZooError } from './errors.js';
+
+/*
+ * Whole computations as one TensorFlow graph. On tfjs-node every eager op costs ~55 µs before any
+ * arithmetic (docs/performance.md), and a training step of a small transformer is hundreds of ops. Here
+ * the ops are written once into a TensorFlow GraphDef, wrapped in a SavedModel (graph only, no
+ * variables), loaded through tfjs-node's SavedModel binding and run with one call: the per-op cost inside
+ * TensorFlow's graph executor is a few µs. Only the native backend can do this; `graphAvailable()` says
+ * whether it can, and callers keep their eager path for the others.
+ */
+
+type DType = 'float32' | 'int32' | 'bool';
+const DT: Record<DType, number> = { float32: 1, int32: 3, bool: 10 };
+
+/** Minimal protobuf writer: varints, length-delimited fields, fixed32 floats. */
+class Pb {
+  private readonly bytes: number[] = [];
+  varint(value: number | bigint): this {
+    let n = BigInt(value);
+    if (n < 0n) n += 1n << 64n;
+    while (n > 127n) {
+      this.bytes.push(Number(n & 127n) | 128);
+      n >>= 7n;
+    }
+    this.bytes.push(Number(n));
+    return this;
+  }
+  private tag(field: number, wire: number): this {
+    return this.varint((field << 3) | wire);
+  }
+  int(field: number, value: number | bigint): this {
+    return this.tag(field, 0).varint(value);
+  }
+  raw(field: number, data: Uint8Array): this {
+    this.tag(field, 2).varint(data.length);
+    for (const b of data) this.bytes.push(b);
+    return this;
+  }
+  str(field: number, s: string): this {
+    return this.raw(field, new TextEncoder().encode(s));
+  }
+  msg(field: number, m: Pb): this {
+    return this.raw(field, m.done());
+  }
+  packedInts(field: number, values: readonly number[]): this {
+    const inner = new Pb();
+    for (const v of values) inner.varint(v);
+    return this.raw(field, inner.done());
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+/** An attribute value of a graph node (TensorFlow's AttrValue). */
+type Attr = { type: DType } | { b: boolean } | { i: number } | { ints: readonly number[] } | { shape: readonly number[] | null } | { tensor: TensorConst };
+interface TensorConst {
+  dtype: DType;
+  shape: readonly number[];
+  data: Float32Array | Int32Array;
+}
+
+function shapeProto(dims: readonly number[] | null): Pb {
+  const s = new Pb();
+  if (dims === null) return s.int(3, 1);
+  for (const d of dims) s.msg(2, new Pb().int(1, d));
+  return s;
+}
+
+function attrProto(a: Attr): Pb {
+  if ('type' in a) return new Pb().int(6, DT[a.type]);
+  if ('b' in a) return new Pb().int(5, a.b ? 1 : 0);
+  if ('i' in a) return new Pb().int(3, a.i);
+  if ('ints' in a) return new Pb().msg(1, new Pb().packedInts(3, a.ints));
+  if ('shape' in a) return new Pb().msg(7, shapeProto(a.shape));
+  const t = a.tensor;
+  const tensor = new Pb()
+    .int(1, DT[t.dtype])
+    .msg(2, shapeProto(t.shape))
+    .raw(4, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return new Pb().msg(8, tensor);
+}
+
+/** A value in a graph under construction: the output `index` of node `node`. */
+export class GNode {
+  constructor(
+    readonly node: string,
+    readonly dtype: DType,
+    readonly index = 0,
+  ) {}
+  get ref(): string {
+    return this.index === 0 ? this.node : `${this.node}:${this.index}`;
+  }
+  get tensorName(): string {
+    return `${this.node}:${this.index}`;
+  }
+}
+
+type Operand = GNode | number;
+
+/**
+ * Builds a TensorFlow GraphDef op by op. Methods are named after tfjs's (`matMul`, `add`, `softmax`...)
+ * and emit TensorFlow's raw ops; numbers given as operands become float32 (or, next to an int32
+ * operand, int32) constants.
+ */
+export class GraphBuilder {
+  private readonly nodes: Pb[] = [];
+  private count = 0;
+  readonly inputs: GNode[] = [];
+
+  private name(op: string): string {
+    return `${op.toLowerCase()}_${++this.count}`;
+  }
+
+  /** Adds a node; returns its first `outputs` outputs. */
+  raw(op: string, inputs: readonly GNode[], attrs: Record<string, Attr>, dtype: DType, outputs = 1, name = this.name(op)): GNode[] {
+    const n = new Pb().str(1, name).str(2, op);
+    for (const i of inputs) n.str(3, i.ref);
+    for (const [k, v] of Object.entries(attrs)) n.msg(5, new Pb().str(1, k).msg(2, attrProto(v)));
+    this.nodes.push(n);
+    return Array.from({ length: outputs }, (_, i) => new GNode(name, dtype, i));
+  }
+
+  private op(op: string, inputs: readonly GNode[], attrs: Record<string, Attr> = {}, dtype: DType = inputs[0]!.dtype): GNode {
+    return this.raw(op, inputs, { T: { type: inputs[0]!.dtype }, ...attrs }, dtype)[0]!;
+  }
+
+  placeholder(name: string, dtype: DType, shape: readonly number[] | null = null): GNode {
+    const [p] = this.raw('Placeholder', [], { dtype: { type: dtype }, shape: { shape } }, dtype, 1, name);
+    this.inputs.push(p!);
+    return p!;
+  }
+
+  constant(data: Float32Array | Int32Array, shape: readonly number[]): GNode {
+    const dtype: DType = data instanceof Int32Array ? 'int32' : 'float32';
+    return this.raw('Const', [], { dtype: { type: dtype }, value: { tensor: { dtype, shape, data } } }, dtype)[0]!;
+  }
+
+  scalar(value: number, dtype: DType = 'float32'): GNode {
+    return this.constant(dtype === 'int32' ? Int32Array.of(value) : Float32Array.of(value), []);
+  }
+
+  ints(values: readonly number[]): GNode {
+    return this.constant(Int32Array.from(values), [values.length]);
+  }
+
+  private lift(a: Operand, like: GNode): GNode {
+    return typeof a === 'number' ? this.scalar(a, like.dtype) : a;
+  }
+
+  private binary(op: string, a: Operand, b: Operand): GNode {
+    const x = typeof a === 'number' ? this.lift(a, b as GNode) : a;
+    return this.op(op, [x, this.lift(b, x)]);
+  }
+
+  add(a: Operand, b: Operand): GNode {
+    return this.binary('AddV2', a, b);
+  }
+  sub(a: Operand, b: Operand): GNode {
+    return this.binary('Sub', a, b);
+  }
+  mul(a: Operand, b: Operand): GNode {
+    return this.binary('Mul', a, b);
+  }
+  div(a: Operand, b: Operand): GNode {
+    return this.binary('RealDiv', a, b);
+  }
+  addN(xs: readonly GNode[]): GNode {
+    return xs.length === 1 ? xs[0]! : this.op('AddN', xs, { N: { i: xs.length } });
+  }
+  neg(x: GNode): GNode {
+    return this.op('Neg', [x]);
+  }
+  square(x: GNode): GNode {
+    return this.op('Square', [x]);
+  }
+  sqrt(x: GNode): GNode {
+    return this.op('Sqrt', [x]);
+  }
+  rsqrt(x: GNode): GNode {
+    return this.op('Rsqrt', [x]);
+  }
+  sigmoid(x: GNode): GNode {
+    return this.op('Sigmoid', [x]);
+  }
+  softmax(x: GNode): GNode {
+    return this.op('Softmax', [x]);
+  }
+  identity(x: GNode, name?: string): GNode {
+    return this.raw('Identity', [x], { T: { type: x.dtype } }, x.dtype, 1, name)[0]!;
+  }
+  /** [.., m, k] x [.., k, n] with broadcast batch dimensions (BatchMatMulV2; plain MatMul for matrices). */
+  matMul(a: GNode, b: GNode, transposeA = false, transposeB = false, rank = 2): GNode {
+    if (rank === 2) return this.op('MatMul', [a, b], { transpose_a: { b: transposeA }, transpose_b: { b: transposeB } });
+    return this.op('BatchMatMulV2', [a, b], { adj_x: { b: transposeA }, adj_y: { b: transposeB } });
+  }
+  private reduce(op: string, x: GNode, axes: readonly number[], keepDims: boolean): GNode {
+    return this.op(op, [x, this.ints(axes)], { keep_dims: { b: keepDims }, Tidx: { type: 'int32' } });
+  }
+  sum(x: GNode, axes: readonly number[], keepDims = false): GNode {
+    return this.reduce('Sum', x, axes, keepDims);
+  }
+  mean(x: GNode, axes: readonly number[], keepDims = false): GNode {
+    return this.reduce('Mean', x, axes, keepDims);
+  }
+  /** Reshape to `shape`: numbers and (int32 scalar) nodes, at most one -1. */
+  reshape(x: GNode, shape: readonly Operand[]): GNode {
+    const target = shape.every((s) => typeof s === 'number') ? this.ints(shape as number[]) : this.pack(shape.map((s) => (typeof s === 'number' ? this.scalar(s, 'int32') : s)));
+    return this.op('Reshape', [x, target], { Tshape: { type: 'int32' } });
+  }
+  transpose(x: GNode, perm: readonly number[]): GNode {
+    return this.op('Transpose', [x, this.ints(perm)], { Tperm: { type: 'int32' } });
+  }
+  /** Rows of `params` at int32 `indices` (axis 0). */
+  gather(params: GNode, indices: GNode): GNode {
+    return this.raw('GatherV2', [params, indices, this.scalar(0, 'int32')], { Tparams: { type: params.dtype }, Tindices: { type: 'int32' }, Taxis: { type: 'int32' }, batch_dims: { i: 0 } }, params.dtype)[0]!;
+  }
+  /** Sums rows of `data` into `numSegments` rows by `ids` (the gradient of `gather`). */
+  segmentSum(data: GNode, ids: GNode, numSegments: number): GNode {
+    return this.op('UnsortedSegmentSum', [data, ids, this.scalar(numSegments, 'int32')], { Tindices: { type: 'int32' }, Tnumsegments: { type: 'int32' } });
+  }
+  concat(xs: readonly GNode[], axis: number): GNode {
+    return this.raw('ConcatV2', [...xs, this.scalar(axis, 'int32')], { N: { i: xs.length }, T: { type: xs[0]!.dtype }, Tidx: { type: 'int32' } }, xs[0]!.dtype)[0]!;
+  }
+  /** Splits `x` along `axis` into pieces of the given sizes. */
+  split(x: GNode, sizes: readonly number[], axis: number): GNode[] {
+    return this.raw('SplitV', [x, this.ints(sizes), this.scalar(axis, 'int32')], { num_split: { i: sizes.length }, T: { type: x.dtype }, Tlen: { type: 'int32' } }, x.dtype, sizes.length);
+  }
+  pack(xs: readonly GNode[], axis = 0): GNode {
+    return this.op('Pack', xs, { N: { i: xs.length }, axis: { i: axis } });
+  }
+  /** The int32 scalars of a tensor's dynamic shape. */
+  dims(x: GNode, rank: number): GNode[] {
+    const shape = this.raw('Shape', [x], { T: { type: x.dtype }, out_type: { type: 'int32' } }, 'int32')[0]!;
+    return this.raw('Unpack', [shape], { T: { type: 'int32' }, num: { i: rank }, axis: { i: 0 } }, 'int32', rank);
+  }
+  /** `x[begin : begin + size]` per dimension; begin and size are int32 vectors. */
+  slice(x: GNode, begin: GNode, size: GNode): GNode {
+    return this.op('Slice', [x, begin, size], { Index: { type: 'int32' } });
+  }
+  range(start: Operand, limit: Operand): GNode {
+    const s = this.lift(start, { dtype: 'int32' } as GNode);
+    return this.raw('Range', [s, this.lift(limit, s), this.scalar(1, 'int32')], { Tidx: { type: 'int32' } }, 'int32')[0]!;
+  }
+
+  /** The graph as a SavedModel (tag "serve", no variables, no signatures). */
+  serialize(): Uint8Array {
+    const graph = new Pb();
+    for (const n of this.nodes) graph.msg(1, n);
+    graph.msg(4, new Pb().int(1, 1000));
+    const meta = new Pb().msg(1, new Pb().str(4, 'serve')).msg(2, graph);
+    return new Pb().int(1, 1).msg(2, meta).done();
+  }
+}
+
+interface SavedModelBackend {
+  loadSavedModelMetaGraph(path: string, tags: string): number;
+  runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; dtype: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
+}
+
+let graphOverride: boolean | undefined;
+
+/** Turns compiled graphs off (`false`) or back to automatic (`undefined`), e.g. to compare with the eager path. */
+export function setGraphMode(enabled: boolean | undefined): void {
+  graphOverride = enabled;
+}
+
+/** Whether compiled graphs run here: the native backend, and not turned off (`REGIME_ZOO_GRAPH=0` or `setGraphMode(false)`). */
+export function graphAvailable(): boolean {
+  if (graphOverride === false) return false;
+  if (graphOverride === undefined && process.env.REGIME_ZOO_GRAPH === '0') return false;
+  return tf.getBackend() === 'tensorflow' && typeof (tf.backend() as unknown as Partial<SavedModelBackend>).runSavedModel === 'function';
+}
+
+/** A graph loaded into TensorFlow: `run` feeds the inputs in declaration order and returns the outputs. */
+export interface CompiledGraph {
+  run(inputs: readonly tf.Tensor[]): tf.Tensor[];
+}
+
+const loaded = new Map<string, CompiledGraph>();
+
+/**
+ * Loads the graph with the given outputs. The SavedModel is written once per distinct graph under
+ * `$REGIME_ZOO_GRAPH_DIR` (default: the temporary directory) and sessions are reused across calls.
+ */
+export function compileGraph(g: GraphBuilder, outputs: readonly GNode[]): CompiledGraph {
+  const outNames = outputs.map((o) => o.tensorName);
+  const bytes = g.serialize();
+  const key = createHash('sha256').update(bytes).update(outNames.join(',')).digest('hex').slice(0, 24);
+  const hit = loaded.get(key);
+  if (hit) return hit;
+  const dir = join(process.env.REGIME_ZOO_GRAPH_DIR ?? join(tmpdir(), 'regime-zoo-graphs'), key);
+  const file = join(dir, 'saved_model.pb');
+  try {
+    if (!existsSync(file)) {
+      mkdirSync(dir, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, bytes);
+      renameSync(tmp, file);
+    }
+  } catch (e) {
+    throw new ZooError('ENV_ERROR', `could not write a compiled graph to ${dir}: ${(e as Error).message}; set REGIME_ZOO_GRAPH_DIR to a writable folder or REGIME_ZOO_GRAPH=0`, { field: file, cause: e });
+  }
+  const backend = tf.backend() as unknown as SavedModelBackend;
+  const id = backend.loadSavedModelMetaGraph(dir, 'serve');
+  const infos = g.inputs.map((i) => ({ name: i.tensorName, dtype: i.dtype, tfDtype: i.dtype === 'int32' ? 'DT_INT32' : i.dtype === 'bool' ? 'DT_BOOL' : 'DT_FLOAT' }));
+  const compiled: CompiledGraph = {
+    run(inputs) {
+      if (inputs.length !== infos.length) throw new ZooError('INTERNAL', `compiled graph takes ${infos.length} inputs, got ${inputs.length}`);
+      // Outputs are registered with the engine like any op's, so tf.tidy sees them.
+      return backend.runSavedModel(id, inputs as tf.Tensor[], infos, outNames);
+    },
+  };
+  loaded.set(key, compiled);
+  return compiled;
+}

@@ -1,0 +1,115 @@
+import { expectNoTensorLeak, fixtureTokens, maxAbsDiff, tinyConfig } from '@regime-zoo/test-utils';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ensureBackend } from './backend.js';
+import { graphAvailable, setGraphMode } from './graph.js';
+import { Transformer } from './model.js';
+import { tokenLogProbs } from './ops.js';
+
+const models: Transformer[] = [];
+const make = (over: Record<string, unknown> = {}) => {
+  const m = Transformer.create({ ...tinyConfig, ...over });
+  models.push(m);
+  return m;
+};
+afterAll(() => models.forEach((m) => m.dispose()));
+afterEach(() => setGraphMode(undefined));
+
+/** Runs `fn` on the eager ops and on the compiled graphs. */
+function both<T>(fn: () => T): { eager: T; graph: T } {
+  setGraphMode(false);
+  const eager = fn();
+  setGraphMode(undefined);
+  const graph = fn();
+  return { eager, graph };
+}
+
+// A loss that touches every output: a weighted log-likelihood plus (with a value head) a value term.
+function lossOf(m: Transformer, rows: number[][]): tf.Scalar {
+  const ids = tf.tensor2d(rows, undefined, 'int32');
+  const { logits, values } = m.forward(ids);
+  const lp = tokenLogProbs(logits, ids);
+  const w = tf.linspace(0.5, 1.5, lp.size).reshape(lp.shape);
+  let loss = tf.neg(tf.mean(tf.mul(lp, w)));
+  if (values) loss = tf.add(loss, tf.mean(tf.square(tf.sub(values, 0.3))));
+  return loss as tf.Scalar;
+}
+
+const configs: [string, Record<string, unknown>][] = [
+  ['untied, no value head', {}],
+  ['tied embeddings + value head', { tiedEmbeddings: true, valueHead: true }],
+  ['3 layers, 4 heads, mlpRatio 2', { nLayers: 3, nHeads: 4, mlpRatio: 2 }],
+];
+
+describe('compiled model graphs (native backend)', () => {
+  it('should be in use on the native backend', () => {
+    ensureBackend();
+    expect(graphAvailable()).toBe(tf.getBackend() === 'tensorflow');
+    expect(tf.getBackend()).toBe('tensorflow');
+  });
+
+  it.each(configs)('should give the eager logits and values (%s) to 2e-6', (_, over) => {
+    const m = make(over);
+    const rows = fixtureTokens(3, 11, 5);
+    const { eager, graph } = both(() => tf.tidy(() => {
+      const r = m.forward(rows);
+      return [r.logits.arraySync(), r.values?.arraySync() ?? []];
+    }));
+    expect(maxAbsDiff(graph[0].flat(2) as number[], eager[0].flat(2) as number[])).toBeLessThan(2e-6);
+    expect(maxAbsDiff(graph[1].flat() as number[], eager[1].flat() as number[])).toBeLessThan(2e-6);
+  });
+
+  it.each(configs)('should give the eager gradients of every parameter (%s) to 1e-5 relative', (_, over) => {
+    const m = make(over);
+    const rows = fixtureTokens(4, 9, 2);
+    const { eager, graph } = both(() => tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => lossOf(m, rows), m.variables());
+      return { loss: value.dataSync()[0]!, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, Array.from(g.dataSync())])) };
+    }));
+    expect(Math.abs(graph.loss - eager.loss)).toBeLessThan(1e-5);
+    expect(Object.keys(graph.grads).sort()).toEqual(Object.keys(eager.grads).sort());
+    for (const [name, ge] of Object.entries(eager.grads)) {
+      const scale = Math.max(...ge.map(Math.abs), 1e-3);
+      const diff = maxAbsDiff(graph.grads[name]!, ge);
+      expect(diff / scale, name).toBeLessThan(1e-5);
+    }
+  });
+
+  it('should decode with the KV cache to the full-forward logits (≤ 1e-5) and keep tensors balanced', async () => {
+    const m = make({ valueHead: true });
+    const rows = fixtureTokens(2, 12, 9);
+    const full = tf.tidy(() => m.forward(rows).logits.arraySync());
+    await expectNoTensorLeak(() => {
+      const kv = m.newKVCache(2);
+      const steps: number[][][] = [];
+      tf.tidy(() => {
+        steps.push(...m.decode(rows.map((r) => r.slice(0, 4)), kv).logits.arraySync().map((r) => r.flat()).map((x) => [x]));
+      });
+      let maxDiff = 0;
+      const first = tf.tidy(() => m.forward(rows.map((r) => r.slice(0, 4))).logits.arraySync());
+      maxDiff = Math.max(maxDiff, maxAbsDiff(first.flat(2), full.map((r) => r.slice(0, 4)).flat(2)));
+      for (let t = 4; t < 12; t++) {
+        const step = tf.tidy(() => m.decode(rows.map((r) => [r[t]!]), kv).logits.arraySync());
+        maxDiff = Math.max(maxDiff, maxAbsDiff(step.map((r) => r[0]!).flat(), full.map((r) => r[t]!).flat()));
+      }
+      expect(kv.length).toBe(12);
+      m.disposeKVCache(kv);
+      expect(maxDiff).toBeLessThan(1e-5);
+      expect(steps.length).toBe(2);
+    }, 'decode');
+  });
+
+  it('should leave no tensors behind after graph training steps', async () => {
+    const m = make();
+    const rows = fixtureTokens(2, 8, 4);
+    lossOf(m, rows).dispose();
+    await expectNoTensorLeak(() => {
+      for (let i = 0; i < 5; i++) {
+        tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => lossOf(m, rows), m.variables());
+          return [value, ...Object.values(grads)];
+        }).forEach((t) => t.dispose());
+      }
+    }, 'graph training');
+  });
+});
