@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { describeZodError } from './config.js';
 import { ZooError } from './errors.js';
+import { compileGraph, graphAvailable, GraphBuilder, type CompiledGraph } from './graph.js';
 import type { Transformer } from './model.js';
 import { Rng } from './rng.js';
 
@@ -59,6 +60,7 @@ export class AdamW {
   private readonly sizes: number[];
   private readonly decayMask: tf.Tensor1D;
   private readonly masks = new Map<string, tf.Tensor1D>();
+  private readonly presentMasks = new Map<string, tf.Tensor1D>();
 
   constructor(
     private readonly params: Map<string, tf.Variable>,
@@ -85,7 +87,45 @@ export class AdamW {
 
   /** Concatenates named tensors in parameter order; missing names become zeros. */
   flatten(named: Record<string, tf.Tensor>): tf.Tensor1D {
+    if (graphAvailable() && this.names.every((n) => named[n])) {
+      this.graphs ??= this.buildGraphs();
+      return this.graphs.flatten.run(this.names.map((n) => named[n]!))[0] as tf.Tensor1D;
+    }
     return tf.tidy(() => tf.concat(this.names.map((n, i) => (named[n] ? flat1d(named[n]!) : tf.zeros([this.sizes[i]!])))) as tf.Tensor1D);
+  }
+
+  private graphs: { flatten: CompiledGraph; apply: CompiledGraph } | undefined;
+
+  /**
+   * The update as two compiled graphs (native backend): `flatten` (gradients -> one vector) and `apply`
+   * (moments, bias correction, decoupled decay, the masked update and the split back into parameters),
+   * the same arithmetic as the eager path, one call each instead of ~100 kernels.
+   */
+  private buildGraphs(): { flatten: CompiledGraph; apply: CompiledGraph } {
+    const shapes = this.names.map((n) => this.params.get(n)!.shape);
+    const flat = (g: GraphBuilder, prefix: string) => {
+      const xs = shapes.map((shape, i) => g.placeholder(`${prefix}${i}`, 'float32', shape));
+      return g.concat(xs.map((x) => g.reshape(x, [-1])), 0);
+    };
+    const f = new GraphBuilder();
+    const flatten = compileGraph(f, [flat(f, 'g')]);
+    const g = new GraphBuilder();
+    const grad = g.placeholder('grad', 'float32', [this.m.size]);
+    const m = g.placeholder('m', 'float32', [this.m.size]);
+    const v = g.placeholder('v', 'float32', [this.m.size]);
+    const decay = g.placeholder('decay', 'float32', [this.m.size]);
+    const present = g.placeholder('present', 'bool', [this.m.size]);
+    const h = g.raw('Unpack', [g.placeholder('hyper', 'float32', [7])], { T: { type: 'float32' }, num: { i: 7 }, axis: { i: 0 } }, 'float32', 7);
+    const [lrOverC1, invC2, eps, lrWd, beta1, beta2, one] = h as [typeof grad, typeof grad, typeof grad, typeof grad, typeof grad, typeof grad, typeof grad];
+    const p = flat(g, 'p');
+    const select = (a: typeof grad, b: typeof grad) => g.raw('SelectV2', [present, a, b], { T: { type: 'float32' } }, 'float32')[0]!;
+    const m1 = select(g.add(g.mul(m, beta1), g.mul(grad, g.sub(one, beta1))), m);
+    const v1 = select(g.add(g.mul(v, beta2), g.mul(g.square(grad), g.sub(one, beta2))), v);
+    let update = g.div(g.mul(m1, lrOverC1), g.add(g.sqrt(g.mul(v1, invC2)), eps));
+    update = g.add(update, g.mul(g.mul(p, decay), lrWd));
+    const next = g.sub(p, select(update, g.mul(update, 0)));
+    const pieces = g.split(next, this.sizes, 0).map((x, i) => (shapes[i]!.length === 1 ? x : g.reshape(x, shapes[i]!)));
+    return { flatten, apply: compileGraph(g, [m1, v1, ...pieces]) };
   }
 
   /**
@@ -98,6 +138,20 @@ export class AdamW {
     const c1 = 1 - beta1 ** this.t;
     const c2 = 1 - beta2 ** this.t;
     const all = !present || this.names.every((n) => present.has(n));
+    if (graphAvailable()) {
+      this.graphs ??= this.buildGraphs();
+      const key = all ? '*' : this.names.filter((n) => present!.has(n)).join('|');
+      if (!this.presentMasks.has(key)) this.presentMasks.set(key, tf.keep(tf.cast(this.constant((n) => all || present!.has(n)), 'bool') as tf.Tensor1D));
+      tf.tidy(() => {
+        const params = this.names.map((n) => this.params.get(n)!);
+        const hyper = tf.tensor1d([lr / c1, 1 / c2, eps, lr * weightDecay, beta1, beta2, 1]);
+        const [m1, v1, ...pieces] = this.graphs!.apply.run([grad, this.m, this.v, this.decayMask, this.presentMasks.get(key)!, hyper, ...params]);
+        this.m.assign(m1 as tf.Tensor1D);
+        this.v.assign(v1 as tf.Tensor1D);
+        params.forEach((x, i) => x.assign(pieces[i]!));
+      });
+      return;
+    }
     let mask: tf.Tensor1D | undefined;
     if (!all) {
       const key = this.names.filter((n) => present.has(n)).join('|');
@@ -149,8 +203,9 @@ export class AdamW {
   }
 
   dispose(): void {
-    tf.dispose([this.m, this.v, this.decayMask, ...this.masks.values()]);
+    tf.dispose([this.m, this.v, this.decayMask, ...this.masks.values(), ...this.presentMasks.values()]);
     this.masks.clear();
+    this.presentMasks.clear();
   }
 }
 

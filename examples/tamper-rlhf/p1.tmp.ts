@@ -1,0 +1,18 @@
+import { Transformer, Trainer, tokenLogProbs, tf } from '@regime-zoo/core';
+const cfgs: any = { S: { dModel: 64, nLayers: 2, nHeads: 4 }, M: { dModel: 128, nLayers: 4, nHeads: 4 }, L: { dModel: 256, nLayers: 6, nHeads: 8 } };
+const which = process.argv[2] ?? 'S';
+const m = Transformer.create({ vocabSize: 64, contextLength: 64, ...cfgs[which] });
+const ids = tf.randomUniform([32, 64], 0, 64, 'int32') as tf.Tensor2D;
+const tr = new Trainer(m, { totalSteps: 1000 });
+const loss = () => ({ loss: tf.neg(tf.mean(tokenLogProbs(m.forward(ids).logits, ids))) as tf.Scalar });
+for (let i = 0; i < 3; i++) tr.trainStep(loss);
+const time = (label: string, f: () => void, n = 10) => { const t0 = performance.now(); for (let i = 0; i < n; i++) f(); console.log(label, ((performance.now() - t0) / n).toFixed(2), 'ms'); };
+time('trainStep', () => tr.trainStep(loss));
+time('forward (no tape)', () => tf.tidy(() => { m.forward(ids).logits.dataSync(); }));
+time('fwd+bwd variableGrads', () => tf.tidy(() => { const { value, grads } = tf.variableGrads(() => loss().loss, m.variables()); value.dataSync(); }));
+const g: Record<string, tf.Tensor> = tf.tidy(() => tf.variableGrads(() => loss().loss, m.variables()).grads) as any;
+time('optimizer.apply', () => { tr.optimizer.apply(g, 1e-4); tf.tidy(() => { m.variables()[0]!.dataSync(); }); });
+const prof = await tf.profile(() => tr.trainStep(loss));
+const counts: Record<string, number> = {};
+for (const k of prof.kernels) counts[k.name] = (counts[k.name] ?? 0) + 1;
+console.log(prof.kernels.length, JSON.stringify(counts));

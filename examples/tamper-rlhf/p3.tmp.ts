@@ -1,0 +1,16 @@
+import { tf, ensureBackend } from '@regime-zoo/core';
+ensureBackend();
+const time = (label: string, f: () => void, n = 20) => { f(); const t0 = performance.now(); for (let i = 0; i < n; i++) f(); console.log(label, ((performance.now() - t0) / n).toFixed(3), 'ms'); };
+const a = tf.randomNormal([128,64,16]), b = tf.randomNormal([128,64,16]), bt = tf.randomNormal([128,16,64]);
+time('noop (sum scalar)', () => tf.tidy(() => { tf.sum(tf.scalar(1)).dataSync(); }));
+time('bmm adj_y', () => tf.tidy(() => { tf.sum(tf.matMul(a, b, false, true)).dataSync(); }));
+time('bmm plain', () => tf.tidy(() => { tf.sum(tf.matMul(a, bt)).dataSync(); }));
+const s = tf.randomNormal([128,64,64]);
+time('softmax', () => tf.tidy(() => { tf.sum(tf.softmax(s)).dataSync(); }));
+time('sum only', () => tf.tidy(() => { tf.sum(s).dataSync(); }));
+time('exp', () => tf.tidy(() => { tf.sum(tf.exp(s)).dataSync(); }));
+const x = tf.randomNormal([2048, 64]), w = tf.randomNormal([64, 192]);
+time('mm 2048x64x192', () => tf.tidy(() => { tf.sum(tf.matMul(x, w)).dataSync(); }));
+const y = tf.randomNormal([2048, 256]), w2 = tf.randomNormal([256, 64]);
+time('mm 2048x256x64', () => tf.tidy(() => { tf.sum(tf.matMul(y, w2)).dataSync(); }));
+time('mm 64x2048x256 (dW)', () => tf.tidy(() => { tf.sum(tf.matMul(x, y, true, false)).dataSync(); }));
