@@ -43,8 +43,10 @@ export interface SaveCheckpointOptions {
 export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Promise<CheckpointMeta> {
   const tensors: Record<string, tf.Tensor> = {};
   for (const [n, v] of o.model.params) tensors[`model/${n}`] = v;
-  if (o.trainer) for (const [n, t] of Object.entries(o.trainer.optimizer.stateTensors())) tensors[`optimizer/${n}`] = t;
-  const { data, specs } = await tf.io.encodeWeights(tensors);
+  const state = o.trainer?.optimizer.stateTensors() ?? {};
+  for (const [n, t] of Object.entries(state)) tensors[`optimizer/${n}`] = t;
+  const encoded = await tf.io.encodeWeights(tensors).finally(() => tf.dispose(Object.values(state)));
+  const { data, specs } = encoded;
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,

@@ -185,6 +185,17 @@ export class GraphBuilder {
   rsqrt(x: GNode): GNode {
     return this.op('Rsqrt', [x]);
   }
+  tanh(x: GNode): GNode {
+    return this.op('Tanh', [x]);
+  }
+  /** x + b over the last axis (fuses with a preceding MatMul in TensorFlow's optimizer). */
+  biasAdd(x: GNode, b: GNode): GNode {
+    return this.op('BiasAdd', [x, b]);
+  }
+  /** Column sums of a matrix: the gradient of `biasAdd`'s bias. */
+  biasAddGrad(dy: GNode): GNode {
+    return this.op('BiasAddGrad', [dy]);
+  }
   sigmoid(x: GNode): GNode {
     return this.op('Sigmoid', [x]);
   }

@@ -10,10 +10,11 @@ import { parameterShapes } from './model.js';
  * Graphs and their inputs (P = the parameters in `parameterShapes` order, M = the [C, C] causal mask):
  * - `infer`:   ids [B, T], M, start, P            -> out, K_0..K_{L-1}, V_0..V_{L-1}
  * - `decode`:  ids [B, n], M, start, P, K_l, V_l  -> out, K'_l, V'_l  (the cache grown by n positions)
- * - `train`:   ids [B, T], M, P                   -> out, saved activations
- * - `backward`: ids, d_out, P, saved activations  -> one gradient per parameter, in P's order
+ * - `train`:   ids [B, T], M, P'                  -> out', saved activations
+ * - `backward`: ids, d_out', P', saved activations -> one gradient per parameter of P', in order
  * `out` is the logits [B, T, V], with the value head's output appended as one more column when the model
- * has one ([B, T, V + 1]).
+ * has one ([B, T, V + 1]). P' (`trunkParameters`) leaves out the value head: `out'` appends the final
+ * LayerNorm output instead ([B, T, V + D]) and model.ts applies the head with eager ops.
  */
 
 export interface ModelGraphs {
@@ -41,22 +42,27 @@ export function modelGraphs(c: ModelConfig): ModelGraphs {
   return graphs;
 }
 
-const GELU_C = 2 * Math.sqrt(2 / Math.PI);
-const GELU_A = 0.044715;
+const GELU_C1 = Math.sqrt(2 / Math.PI);
+const GELU_C2 = GELU_C1 * 0.044715;
 
 /** Names of the activations the train graph saves for the backward graph, in order. */
 function savedNames(c: ModelConfig): string[] {
   const names: string[] = [];
   for (let l = 0; l < c.nLayers; l++) {
-    for (const a of ['xhat1', 'rstd1', 'h1', 'q', 'k', 'v', 'p', 'zt', 'xhat2', 'rstd2', 'h2', 'u', 'sg', 'gl']) names.push(`${l}.${a}`);
+    for (const a of ['xhat1', 'rstd1', 'h1', 'q', 'k', 'v', 'p', 'zt', 'xhat2', 'rstd2', 'h2', 'u', 't', 'half', 'gl']) names.push(`${l}.${a}`);
   }
   names.push('xhatf', 'rstdf', 'f');
   return names;
 }
 
-function paramInputs(g: GraphBuilder, c: ModelConfig): Record<string, GNode> {
+/** The parameters inside the train and backward graphs: all but the value head's. */
+export function trunkParameters(c: ModelConfig): [string, number[]][] {
+  return parameterShapes(c).filter(([n]) => !n.startsWith('value_head.'));
+}
+
+function paramInputs(g: GraphBuilder, c: ModelConfig, trunkOnly = false): Record<string, GNode> {
   const P: Record<string, GNode> = {};
-  for (const [name, shape] of parameterShapes(c)) P[name] = g.placeholder(`p_${name.replace(/[^A-Za-z0-9_]/g, '_')}`, 'float32', shape);
+  for (const [name, shape] of trunkOnly ? trunkParameters(c) : parameterShapes(c)) P[name] = g.placeholder(`p_${name.replace(/[^A-Za-z0-9_]/g, '_')}`, 'float32', shape);
   return P;
 }
 
@@ -75,7 +81,7 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'train'): Compi
   const ids = g.placeholder('ids', 'int32', [-1, -1]);
   const mask = g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]);
   const start = kind === 'train' ? g.scalar(0, 'int32') : g.placeholder('start', 'int32', []);
-  const P = paramInputs(g, c);
+  const P = paramInputs(g, c, kind === 'train');
   const past = kind === 'decode' ? Array.from({ length: c.nLayers }, (_, l) => [g.placeholder(`past_k${l}`, 'float32', [-1, H, -1, dh]), g.placeholder(`past_v${l}`, 'float32', [-1, H, -1, dh])] as const) : [];
   const saved: GNode[] = [];
   const keys: GNode[] = [];
@@ -86,13 +92,15 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'train'): Compi
   const embed = g.gather(P['embed.W_E']!, flat);
   const pos = g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)));
   let x = g.reshape(g.add(g.reshape(embed, [B, T, D]), pos), [-1, D]);
-  const linear = (h: GNode, w: string, b: string): GNode => g.add(g.matMul(h, P[w]!), P[b]!);
+  const linear = (h: GNode, w: string, b: string): GNode => g.biasAdd(g.matMul(h, P[w]!), P[b]!);
 
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blocks.${l}`;
     const ln1 = layerNorm(g, x, P[`${p}.ln1.w`]!, P[`${p}.ln1.b`]!, c.layerNormEps);
     const qkv = linear(ln1.y, `${p}.attn.W_QKV`, `${p}.attn.b_QKV`);
-    const [q, k0, v0] = g.raw('Unpack', [g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4])], { T: { type: 'float32' }, num: { i: 3 }, axis: { i: 0 } }, 'float32', 3) as [GNode, GNode, GNode];
+    const [q0, k0, v0] = g.raw('Unpack', [g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4])], { T: { type: 'float32' }, num: { i: 3 }, axis: { i: 0 } }, 'float32', 3) as [GNode, GNode, GNode];
+    // The 1/√d_head scale goes on q ([B, H, T, dh]) rather than on the scores ([B, H, T, S]).
+    const q = g.mul(q0, 1 / Math.sqrt(dh));
     let k = k0;
     let v = v0;
     if (kind === 'decode') {
@@ -103,25 +111,31 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'train'): Compi
     values.push(v);
     const S = g.add(start, T);
     const m = g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S]));
-    const scores = g.add(g.mul(g.matMul(q, k, false, true, 4), 1 / Math.sqrt(dh)), m);
+    const scores = g.add(g.matMul(q, k, false, true, 4), m);
     const pattern = g.softmax(scores);
     const zt = g.reshape(g.transpose(g.matMul(pattern, v, false, false, 4), [0, 2, 1, 3]), [-1, D]);
     x = g.add(x, linear(zt, `${p}.attn.W_O`, `${p}.attn.b_O`));
     const ln2 = layerNorm(g, x, P[`${p}.ln2.w`]!, P[`${p}.ln2.b`]!, c.layerNormEps);
     const u = linear(ln2.y, `${p}.mlp.W_in`, `${p}.mlp.b_in`);
-    // GELU (tanh form) as u·σ(2·√(2/π)·(u + 0.044715u³)), as model.ts computes it.
-    const sg = g.sigmoid(g.mul(g.mul(u, g.add(g.mul(g.square(u), GELU_A), 1)), GELU_C));
-    const gl = g.mul(u, sg);
+    // GELU, tanh form ("gelu_new"): u·½(1 + tanh(C₁u + C₂u³)). Tanh is twice as fast as Sigmoid here.
+    const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
+    const half = g.add(g.mul(t, 0.5), 0.5);
+    const gl = g.mul(u, half);
     x = g.add(x, linear(gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`));
-    saved.push(ln1.xhat, ln1.rstd, ln1.y, q, k, v, pattern, zt, ln2.xhat, ln2.rstd, ln2.y, u, sg, gl);
+    saved.push(ln1.xhat, ln1.rstd, ln1.y, q, k, v, pattern, zt, ln2.xhat, ln2.rstd, ln2.y, u, t, half, gl);
   }
   const lnf = layerNorm(g, x, P['ln_final.w']!, P['ln_final.b']!, c.layerNormEps);
   const f = lnf.y;
   saved.push(lnf.xhat, lnf.rstd, f);
   const logits = c.tiedEmbeddings ? g.add(g.matMul(f, P['embed.W_E']!, false, true), P['unembed.b_U']!) : linear(f, 'unembed.W_U', 'unembed.b_U');
+  if (kind === 'train') {
+    // The value head stays outside (model.ts applies it to these extra columns) so that a loss without
+    // values gives its weights no gradient, exactly as on the eager path.
+    const out = g.reshape(c.valueHead ? g.concat([logits, f], 1) : logits, [B, T, c.vocabSize + (c.valueHead ? D : 0)]);
+    return compileGraph(g, [out, ...saved]);
+  }
   const out2d = c.valueHead ? g.concat([logits, linear(f, 'value_head.W', 'value_head.b')], 1) : logits;
-  const out = g.reshape(out2d, [B, T, c.vocabSize + (c.valueHead ? 1 : 0)]);
-  return compileGraph(g, kind === 'train' ? [out, ...saved] : [out, ...keys, ...values]);
+  return compileGraph(g, [g.reshape(out2d, [B, T, c.vocabSize + (c.valueHead ? 1 : 0)]), ...keys, ...values]);
 }
 
 function buildBackward(c: ModelConfig): CompiledGraph {
@@ -131,8 +145,9 @@ function buildBackward(c: ModelConfig): CompiledGraph {
   const dh = D / H;
   const V = c.vocabSize;
   const ids = g.placeholder('ids', 'int32', [-1, -1]);
-  const dOut = g.placeholder('d_out', 'float32', [-1, -1, V + (c.valueHead ? 1 : 0)]);
-  const P = paramInputs(g, c);
+  const extra = c.valueHead ? D : 0;
+  const dOut = g.placeholder('d_out', 'float32', [-1, -1, V + extra]);
+  const P = paramInputs(g, c, true);
   const A: Record<string, GNode> = {};
   for (const n of savedNames(c)) A[n] = g.placeholder(`a_${n.replace('.', '_')}`, 'float32');
   const grads: Record<string, GNode[]> = {};
@@ -140,7 +155,7 @@ function buildBackward(c: ModelConfig): CompiledGraph {
     (grads[name] ??= []).push(grad);
   };
   const [B, T] = g.dims(ids, 2) as [GNode, GNode];
-  const colSum = (x: GNode): GNode => g.sum(x, [0]);
+  const colSum = (x: GNode): GNode => g.biasAddGrad(x);
   // y = h·W + b: records dW and db, returns dh.
   const linearBack = (dy: GNode, h: GNode, w: string, b: string): GNode => {
     put(w, g.matMul(h, dy, true, false));
@@ -155,8 +170,8 @@ function buildBackward(c: ModelConfig): CompiledGraph {
     return g.mul(inner, rstd);
   };
 
-  const d2 = g.reshape(dOut, [-1, V + (c.valueHead ? 1 : 0)]);
-  const [dLogits, dValue] = c.valueHead ? (g.split(d2, [V, 1], 1) as [GNode, GNode]) : [d2, undefined];
+  const d2 = g.reshape(dOut, [-1, V + extra]);
+  const [dLogits, dFinal] = c.valueHead ? (g.split(d2, [V, D], 1) as [GNode, GNode]) : [d2, undefined];
   const f = A.f!;
   let df: GNode;
   if (c.tiedEmbeddings) {
@@ -166,7 +181,7 @@ function buildBackward(c: ModelConfig): CompiledGraph {
   } else {
     df = linearBack(dLogits, f, 'unembed.W_U', 'unembed.b_U');
   }
-  if (dValue) df = g.add(df, linearBack(dValue, f, 'value_head.W', 'value_head.b'));
+  if (dFinal) df = g.add(df, dFinal);
   let dx = lnBack(df, A.xhatf!, A.rstdf!, 'ln_final');
 
   const scale = 1 / Math.sqrt(dh);
@@ -176,10 +191,9 @@ function buildBackward(c: ModelConfig): CompiledGraph {
     // MLP: x2 = x1 + W_out·gelu(W_in·ln2(x1))
     const dgl = linearBack(dx, a('gl'), `${p}.mlp.W_out`, `${p}.mlp.b_out`);
     const u = a('u');
-    const sg = a('sg');
-    // d/du [u·σ(c(u + a·u³))] = σ + u·σ(1−σ)·c·(1 + 3a·u²)
-    const dsg = g.mul(g.mul(g.mul(sg, g.sub(1, sg)), GELU_C), g.add(g.mul(g.square(u), 3 * GELU_A), 1));
-    const du = g.mul(dgl, g.add(sg, g.mul(u, dsg)));
+    // d/du [u·½(1 + t)] = ½(1 + t) + u·(1 − t²)·(½C₁ + (3/2)C₂u²)
+    const slope = g.mul(g.mul(u, g.sub(1, g.square(a('t')))), g.add(g.mul(g.square(u), 1.5 * GELU_C2), 0.5 * GELU_C1));
+    const du = g.mul(dgl, g.add(a('half'), slope));
     dx = g.add(dx, lnBack(linearBack(du, a('h2'), `${p}.mlp.W_in`, `${p}.mlp.b_in`), a('xhat2'), a('rstd2'), `${p}.ln2`));
     // Attention: x1 = x + W_O·z
     const dzt = linearBack(dx, a('zt'), `${p}.attn.W_O`, `${p}.attn.b_O`);
@@ -187,14 +201,15 @@ function buildBackward(c: ModelConfig): CompiledGraph {
     const pattern = a('p');
     const dp = g.matMul(dz, a('v'), false, true, 4);
     const dv = g.matMul(pattern, dz, true, false, 4);
-    const ds = g.mul(g.mul(pattern, g.sub(dp, g.sum(g.mul(dp, pattern), [3], true))), scale);
-    const dq = g.matMul(ds, a('k'), false, false, 4);
+    const ds = g.mul(pattern, g.sub(dp, g.sum(g.mul(dp, pattern), [3], true)));
+    // a('q') is the scaled q; the scale's gradient goes on dq.
+    const dq = g.mul(g.matMul(ds, a('k'), false, false, 4), scale);
     const dk = g.matMul(ds, a('q'), true, false, 4);
     const dqkv = g.reshape(g.transpose(g.pack([dq, dk, dv]), [1, 3, 0, 2, 4]), [-1, 3 * D]);
     dx = g.add(dx, lnBack(linearBack(dqkv, a('h1'), `${p}.attn.W_QKV`, `${p}.attn.b_QKV`), a('xhat1'), a('rstd1'), `${p}.ln1`));
   }
   put('embed.W_E', g.segmentSum(dx, g.reshape(ids, [-1]), V));
   put('pos_embed.W_pos', g.segmentSum(g.sum(g.reshape(dx, [B, T, D]), [0]), g.range(0, T), c.contextLength));
-  const outputs = parameterShapes(c).map(([name]) => g.addN(grads[name]!));
+  const outputs = trunkParameters(c).map(([name]) => g.addN(grads[name]!));
   return compileGraph(g, outputs);
 }

@@ -3,7 +3,7 @@ import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
 import { graphAvailable } from './graph.js';
-import { modelGraphs } from './model-graph.js';
+import { modelGraphs, trunkParameters } from './model-graph.js';
 import { Rng } from './rng.js';
 
 /** A hook sees an activation (shape as in TransformerLens) and may return a replacement of the same shape. */
@@ -290,10 +290,9 @@ export class Transformer {
    */
   private graphForward(ids: tf.Tensor2D): ForwardResult {
     const graphs = modelGraphs(this.config);
-    const vars = this.variables();
     const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
     if (!taping) {
-      const [out, ...kv] = graphs.infer.run([ids, this.mask, tf.scalar(0, 'int32'), ...vars]);
+      const [out, ...kv] = graphs.infer.run([ids, this.mask, tf.scalar(0, 'int32'), ...this.variables()]);
       tf.dispose(kv);
       return this.splitOutput(out as tf.Tensor3D);
     }
@@ -307,7 +306,13 @@ export class Transformer {
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => graphs.backward.run([saved[0]!, dy, ...params, ...saved.slice(1)]),
       };
     });
-    return this.splitOutput(op(...vars) as tf.Tensor3D);
+    const out = op(...trunkParameters(this.config).map(([n]) => this.p(n))) as tf.Tensor3D;
+    if (!this.config.valueHead) return { logits: out };
+    // [B, T, V + D]: logits, then the final LayerNorm output, which the value head reads here.
+    const [B, T] = out.shape;
+    const { vocabSize: V, dModel: D } = this.config;
+    const final = tf.reshape(tf.slice(out, [0, 0, V], [B, T, D]), [B * T, D]);
+    return { logits: tf.slice(out, [0, 0, 0], [B, T, V]), values: tf.reshape(this.linear(final as tf.Tensor2D, 'value_head.W', 'value_head.b'), [B, T]) };
   }
 
   /** Runs the model and returns logits plus a cache of the activations `namesFilter` selects; dispose both. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { describeZodError } from './config.js';
 import { ZooError } from './errors.js';
-import { compileGraph, graphAvailable, GraphBuilder, type CompiledGraph } from './graph.js';
+import { compileGraph, graphAvailable, GraphBuilder, type CompiledGraph, type GNode } from './graph.js';
 import type { Transformer } from './model.js';
 import { Rng } from './rng.js';
 
@@ -36,176 +36,135 @@ export function learningRate(c: OptimizerConfig, step: number, totalSteps: numbe
   return min + 0.5 * (c.lr - min) * (1 + Math.cos(Math.PI * progress));
 }
 
-/** A tensor as a vector (no kernel for one that already is: every op costs tens of µs on tfjs-node). */
-function flat1d(x: tf.Tensor): tf.Tensor1D {
-  return (x.rank === 1 ? x : tf.reshape(x, [-1])) as tf.Tensor1D;
-}
-
 function decays(name: string, v: tf.Variable): boolean {
   return v.rank >= 2 && !name.startsWith('embed.') && !name.startsWith('pos_embed.');
 }
 
 /**
- * AdamW (decoupled weight decay) over all parameters at once: gradients and parameters are flattened
- * into one vector per step, so an update costs about a dozen large ops instead of a dozen per parameter
- * (per-op overhead dominates at these model sizes). The moments `m`, `v` are flat variables, saved in
- * checkpoints for exact resume. Parameters without a gradient in a step are left exactly as they are.
+ * AdamW (decoupled weight decay, PyTorch's `torch.optim.AdamW` arithmetic) with moments per parameter.
+ * On the native backend the gradient norm and the whole update are one compiled graph call each (graph.ts;
+ * per-op overhead dominates at these model sizes); elsewhere they are eager ops. Parameters without a
+ * gradient in a step, and their moments, are left exactly as they are.
  */
 export class AdamW {
-  readonly m: tf.Variable;
-  readonly v: tf.Variable;
   /** Number of updates applied (bias correction uses it). */
   t = 0;
   private readonly names: string[];
-  private readonly sizes: number[];
-  private readonly decayMask: tf.Tensor1D;
-  private readonly masks = new Map<string, tf.Tensor1D>();
-  private readonly presentMasks = new Map<string, tf.Tensor1D>();
+  private readonly moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+  private readonly graphs = new Map<string, CompiledGraph>();
 
   constructor(
     private readonly params: Map<string, tf.Variable>,
     readonly config: OptimizerConfig,
   ) {
     this.names = [...params.keys()];
-    this.sizes = this.names.map((n) => params.get(n)!.size);
-    const total = this.sizes.reduce((a, b) => a + b, 0);
-    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
-    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
-    this.decayMask = tf.keep(this.constant((n) => decays(n, params.get(n)!)));
+    for (const [n, p] of params) this.moments.set(n, tf.tidy(() => ({ m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) })));
   }
 
-  /** A flat vector with 1 over the parameters `pick` selects and 0 elsewhere. */
-  private constant(pick: (name: string) => boolean): tf.Tensor1D {
-    const data = new Float32Array(this.m.size);
-    let offset = 0;
-    this.names.forEach((n, i) => {
-      if (pick(n)) data.fill(1, offset, offset + this.sizes[i]!);
-      offset += this.sizes[i]!;
+  private graph(key: string, build: () => CompiledGraph): CompiledGraph {
+    let g = this.graphs.get(key);
+    if (!g) this.graphs.set(key, (g = build()));
+    return g;
+  }
+
+  /** The global L2 norm of `grads` (a scalar tensor; names in parameter order). */
+  gradNorm(grads: Record<string, tf.Tensor>): tf.Scalar {
+    const names = this.names.filter((n) => grads[n]);
+    if (!graphAvailable()) return tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))) as tf.Scalar);
+    const g = this.graph(`norm:${names.join('|')}`, () => {
+      const b = new GraphBuilder();
+      const xs = names.map((n, i) => b.placeholder(`g${i}`, 'float32', grads[n]!.shape));
+      return compileGraph(b, [b.sqrt(b.addN(names.map((n, i) => b.sum(b.square(xs[i]!), grads[n]!.shape.map((_, a) => a)))))]);
     });
-    return tf.tensor1d(data);
+    return g.run(names.map((n) => grads[n]!))[0] as tf.Scalar;
   }
 
-  /** Concatenates named tensors in parameter order; missing names become zeros. */
-  flatten(named: Record<string, tf.Tensor>): tf.Tensor1D {
-    if (graphAvailable() && this.names.every((n) => named[n])) {
-      this.graphs ??= this.buildGraphs();
-      return this.graphs.flatten.run(this.names.map((n) => named[n]!))[0] as tf.Tensor1D;
-    }
-    return tf.tidy(() => tf.concat(this.names.map((n, i) => (named[n] ? flat1d(named[n]!) : tf.zeros([this.sizes[i]!])))) as tf.Tensor1D);
-  }
-
-  private graphs: { flatten: CompiledGraph; apply: CompiledGraph } | undefined;
-
-  /**
-   * The update as two compiled graphs (native backend): `flatten` (gradients -> one vector) and `apply`
-   * (moments, bias correction, decoupled decay, the masked update and the split back into parameters),
-   * the same arithmetic as the eager path, one call each instead of ~100 kernels.
-   */
-  private buildGraphs(): { flatten: CompiledGraph; apply: CompiledGraph } {
-    const shapes = this.names.map((n) => this.params.get(n)!.shape);
-    const flat = (g: GraphBuilder, prefix: string) => {
-      const xs = shapes.map((shape, i) => g.placeholder(`${prefix}${i}`, 'float32', shape));
-      return g.concat(xs.map((x) => g.reshape(x, [-1])), 0);
-    };
-    const f = new GraphBuilder();
-    const flatten = compileGraph(f, [flat(f, 'g')]);
-    const g = new GraphBuilder();
-    const grad = g.placeholder('grad', 'float32', [this.m.size]);
-    const m = g.placeholder('m', 'float32', [this.m.size]);
-    const v = g.placeholder('v', 'float32', [this.m.size]);
-    const decay = g.placeholder('decay', 'float32', [this.m.size]);
-    const present = g.placeholder('present', 'bool', [this.m.size]);
-    const h = g.raw('Unpack', [g.placeholder('hyper', 'float32', [7])], { T: { type: 'float32' }, num: { i: 7 }, axis: { i: 0 } }, 'float32', 7);
-    const [lrOverC1, invC2, eps, lrWd, beta1, beta2, one] = h as [typeof grad, typeof grad, typeof grad, typeof grad, typeof grad, typeof grad, typeof grad];
-    const p = flat(g, 'p');
-    const select = (a: typeof grad, b: typeof grad) => g.raw('SelectV2', [present, a, b], { T: { type: 'float32' } }, 'float32')[0]!;
-    const m1 = select(g.add(g.mul(m, beta1), g.mul(grad, g.sub(one, beta1))), m);
-    const v1 = select(g.add(g.mul(v, beta2), g.mul(g.square(grad), g.sub(one, beta2))), v);
-    let update = g.div(g.mul(m1, lrOverC1), g.add(g.sqrt(g.mul(v1, invC2)), eps));
-    update = g.add(update, g.mul(g.mul(p, decay), lrWd));
-    const next = g.sub(p, select(update, g.mul(update, 0)));
-    const pieces = g.split(next, this.sizes, 0).map((x, i) => (shapes[i]!.length === 1 ? x : g.reshape(x, shapes[i]!)));
-    return { flatten, apply: compileGraph(g, [m1, v1, ...pieces]) };
-  }
-
-  /**
-   * Applies one update from a flat gradient (parameter order). `present` names the parameters that have a
-   * gradient this step (default: all); the others, and their moments, are not touched.
-   */
-  applyFlat(grad: tf.Tensor1D, lr: number, present?: ReadonlySet<string>): void {
+  /** One update from gradients by parameter name, each multiplied by `scale` first (clipping, averaging). */
+  apply(grads: Record<string, tf.Tensor>, lr: number, scale = 1): void {
     this.t += 1;
     const { beta1, beta2, eps, weightDecay } = this.config;
-    const c1 = 1 - beta1 ** this.t;
-    const c2 = 1 - beta2 ** this.t;
-    const all = !present || this.names.every((n) => present.has(n));
-    if (graphAvailable()) {
-      this.graphs ??= this.buildGraphs();
-      const key = all ? '*' : this.names.filter((n) => present!.has(n)).join('|');
-      if (!this.presentMasks.has(key)) this.presentMasks.set(key, tf.keep(tf.cast(this.constant((n) => all || present!.has(n)), 'bool') as tf.Tensor1D));
+    const names = this.names.filter((n) => grads[n]);
+    const decayed = (n: string) => weightDecay > 0 && decays(n, this.params.get(n)!);
+    // Step scalars: lr/(1 − β1^t), 1/(1 − β2^t), the clip scale and the decay factor 1 − lr·λ.
+    const stepScalars = [lr / (1 - beta1 ** this.t), 1 / (1 - beta2 ** this.t), scale, 1 - lr * weightDecay];
+    if (!graphAvailable()) {
       tf.tidy(() => {
-        const params = this.names.map((n) => this.params.get(n)!);
-        const hyper = tf.tensor1d([lr / c1, 1 / c2, eps, lr * weightDecay, beta1, beta2, 1]);
-        const [m1, v1, ...pieces] = this.graphs!.apply.run([grad, this.m, this.v, this.decayMask, this.presentMasks.get(key)!, hyper, ...params]);
-        this.m.assign(m1 as tf.Tensor1D);
-        this.v.assign(v1 as tf.Tensor1D);
-        params.forEach((x, i) => x.assign(pieces[i]!));
+        for (const n of names) {
+          const p = this.params.get(n)!;
+          const { m, v } = this.moments.get(n)!;
+          const g = scale === 1 ? grads[n]! : tf.mul(grads[n]!, scale);
+          const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+          const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+          const step = tf.div(tf.mul(m1, stepScalars[0]!), tf.add(tf.sqrt(tf.mul(v1, stepScalars[1]!)), eps));
+          const kept = decayed(n) ? tf.mul(p, stepScalars[3]!) : p;
+          m.assign(m1);
+          v.assign(v1);
+          p.assign(tf.sub(kept, step));
+        }
       });
       return;
     }
-    let mask: tf.Tensor1D | undefined;
-    if (!all) {
-      const key = this.names.filter((n) => present.has(n)).join('|');
-      if (!this.masks.has(key)) this.masks.set(key, tf.keep(this.constant((n) => present.has(n))));
-      mask = this.masks.get(key)!;
-    }
+    const g = this.graph(`apply:${names.join('|')}`, () => {
+      const b = new GraphBuilder();
+      const [lrC1, invC2, clip, keep] = b.raw('Unpack', [b.placeholder('scalars', 'float32', [4])], { T: { type: 'float32' }, num: { i: 4 }, axis: { i: 0 } }, 'float32', 4) as GNode[];
+      const outs: GNode[][] = [[], [], []];
+      names.forEach((n, i) => {
+        const shape = this.params.get(n)!.shape;
+        const [p, gr, m, v] = ['p', 'g', 'm', 'v'].map((k) => b.placeholder(`${k}${i}`, 'float32', shape)) as [GNode, GNode, GNode, GNode];
+        const gs = b.mul(gr, clip!);
+        const m1 = b.add(b.mul(m, beta1), b.mul(gs, 1 - beta1));
+        const v1 = b.add(b.mul(v, beta2), b.mul(b.square(gs), 1 - beta2));
+        const step = b.div(b.mul(m1, lrC1!), b.add(b.sqrt(b.mul(v1, invC2!)), eps));
+        outs[0]!.push(b.sub(decayed(n) ? b.mul(p, keep!) : p, step));
+        outs[1]!.push(m1);
+        outs[2]!.push(v1);
+      });
+      return compileGraph(b, outs.flat());
+    });
     tf.tidy(() => {
-      const params = this.names.map((n) => this.params.get(n)!);
-      const p = tf.concat(params.map(flat1d));
-      let m1 = tf.add(tf.mul(this.m, beta1), tf.mul(grad, 1 - beta1));
-      let v1 = tf.add(tf.mul(this.v, beta2), tf.mul(tf.square(grad), 1 - beta2));
-      if (mask) {
-        m1 = tf.where(tf.cast(mask, 'bool'), m1, this.m);
-        v1 = tf.where(tf.cast(mask, 'bool'), v1, this.v);
-      }
-      let update = tf.div(tf.mul(m1, lr / c1), tf.add(tf.sqrt(tf.mul(v1, 1 / c2)), eps));
-      if (weightDecay > 0) update = tf.add(update, tf.mul(tf.mul(p, this.decayMask), lr * weightDecay));
-      if (mask) update = tf.mul(update, mask);
-      this.m.assign(m1);
-      this.v.assign(v1);
-      const pieces = tf.split(tf.sub(p, update), this.sizes);
-      params.forEach((x, i) => x.assign(x.rank === 1 ? pieces[i]! : tf.reshape(pieces[i]!, x.shape)));
+      const inputs: tf.Tensor[] = [tf.tensor1d(stepScalars)];
+      for (const n of names) inputs.push(this.params.get(n)!, grads[n]!, this.moments.get(n)!.m, this.moments.get(n)!.v);
+      const out = g.run(inputs);
+      const k = names.length;
+      names.forEach((n, i) => {
+        this.params.get(n)!.assign(out[i]!);
+        this.moments.get(n)!.m.assign(out[k + i]!);
+        this.moments.get(n)!.v.assign(out[2 * k + i]!);
+      });
     });
   }
 
-  /** Applies one update with gradients by parameter name (missing names are left unchanged). */
-  apply(grads: Record<string, tf.Tensor>, lr: number): void {
-    const flat = this.flatten(grads);
-    this.applyFlat(flat, lr, new Set(Object.keys(grads)));
-    flat.dispose();
-  }
-
-  /** Moments as named tensors (`m`, `v`: flat, in parameter order), for checkpoints. */
+  /** Moments as flat vectors in parameter order (`m`, `v`), for checkpoints: new tensors, dispose them. */
   stateTensors(): Record<string, tf.Tensor> {
-    return { m: this.m, v: this.v };
+    return tf.tidy(() => {
+      const flat = (k: 'm' | 'v') => tf.concat(this.names.map((n) => tf.reshape(this.moments.get(n)![k], [-1])));
+      return { m: flat('m'), v: flat('v') };
+    });
   }
 
   loadState(t: number, tensors: Record<string, tf.Tensor>): void {
-    for (const [name, variable] of [['m', this.m], ['v', this.v]] as const) {
-      const src = tensors[name];
-      if (!src || !tf.util.arraysEqual(src.shape, variable.shape)) {
-        throw new ZooError('CHECKPOINT_MISMATCH', `optimizer state "${name}" is ${src ? `[${src.shape}]` : 'missing'}, expected [${variable.shape}] (one entry per model parameter)`, {
-          field: `optimizer.${name}`,
+    const sizes = this.names.map((n) => this.params.get(n)!.size);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    for (const key of ['m', 'v'] as const) {
+      const src = tensors[key];
+      if (!src || !tf.util.arraysEqual(src.shape, [total])) {
+        throw new ZooError('CHECKPOINT_MISMATCH', `optimizer state "${key}" is ${src ? `[${src.shape}]` : 'missing'}, expected [${total}] (one entry per model parameter)`, {
+          field: `optimizer.${key}`,
         });
       }
-      variable.assign(src);
+      tf.tidy(() => {
+        tf.split(src, sizes).forEach((piece, i) => {
+          const n = this.names[i]!;
+          this.moments.get(n)![key].assign(tf.reshape(piece, this.params.get(n)!.shape));
+        });
+      });
     }
     this.t = t;
   }
 
   dispose(): void {
-    tf.dispose([this.m, this.v, this.decayMask, ...this.masks.values(), ...this.presentMasks.values()]);
-    this.masks.clear();
-    this.presentMasks.clear();
+    for (const { m, v } of this.moments.values()) tf.dispose([m, v]);
+    this.moments.clear();
   }
 }
 
@@ -321,15 +280,13 @@ export class Trainer {
       }
       const clipNorm = this.optimizerConfig.clipNorm;
       const metricNames = Object.keys(metricSums);
-      const flat = this.optimizer.flatten(grads);
       const [lossValue, normValue, ...metricValues] = tf.tidy(() => {
-        const norm = tf.div(tf.sqrt(tf.sum(tf.square(flat))), M);
+        const norm = tf.div(this.optimizer.gradNorm(grads), M);
         return Array.from(tf.stack([tf.div(lossSum!, M), norm, ...metricNames.map((k) => tf.div(metricSums[k]!, M))]).dataSync());
       });
       const loss = lossValue!;
       const gradNorm = normValue!;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        flat.dispose();
         const what = Number.isFinite(loss) ? `gradient norm is ${gradNorm}` : `loss is ${loss}`;
         throw new ZooError('NON_FINITE', `step ${this.step}: ${what}; the update was not applied, so the weights are those after the previous step. Lower the learning rate or check the data and rewards.`, {
           step: this.step,
@@ -338,9 +295,7 @@ export class Trainer {
       }
       const scale = (1 / M) * (clipNorm > 0 && gradNorm > clipNorm ? clipNorm / (gradNorm + 1e-6) : 1);
       const lr = learningRate(this.optimizerConfig, this.step, this.totalSteps);
-      const scaled = scale === 1 ? flat : tf.tidy(() => tf.mul(flat, scale) as tf.Tensor1D);
-      this.optimizer.applyFlat(scaled, lr, new Set(Object.keys(grads)));
-      tf.dispose([flat, scaled]);
+      this.optimizer.apply(grads, lr, scale);
       const metrics: Record<string, number> = {};
       metricNames.forEach((k, j) => (metrics[k] = metricValues[j]!));
       const info: StepInfo = { step: this.step, totalSteps: this.totalSteps, loss, lr, gradNorm, metrics };
