@@ -10,6 +10,7 @@ import { parameterShapes } from './model.js';
  * Graphs and their inputs (P = the parameters in `parameterShapes` order, M = the [C, C] causal mask):
  * - `infer`:   ids [B, T], M, start, P            -> out, K_0..K_{L-1}, V_0..V_{L-1}
  * - `decode`:  ids [B, n], M, start, P, K_l, V_l  -> out, K'_l, V'_l  (the cache grown by n positions)
+ * - `step`:    `decode` for n = 1, with fewer and cheaper ops
  * - `train`:   ids [B, T], M, P'                  -> out', saved activations
  * - `backward`: ids, d_out', P', saved activations -> one gradient per parameter of P', in order
  * `out` is the logits [B, T, V], with the value head's output appended as one more column when the model
@@ -20,6 +21,8 @@ import { parameterShapes } from './model.js';
 export interface ModelGraphs {
   infer: CompiledGraph;
   decode: CompiledGraph;
+  /** `decode` for one new token per row. */
+  step: CompiledGraph;
   train: CompiledGraph;
   backward: CompiledGraph;
 }
@@ -34,6 +37,7 @@ export function modelGraphs(c: ModelConfig): ModelGraphs {
     graphs = {
       infer: buildForward(c, 'infer'),
       decode: buildForward(c, 'decode'),
+      step: buildForward(c, 'step'),
       train: buildForward(c, 'train'),
       backward: buildBackward(c),
     };
@@ -73,7 +77,7 @@ function layerNorm(g: GraphBuilder, x: GNode, w: GNode, b: GNode, eps: number): 
   return { y: g.add(g.mul(xhat, w), b), xhat, rstd };
 }
 
-function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'train'): CompiledGraph {
+function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train'): CompiledGraph {
   const g = new GraphBuilder();
   const D = c.dModel;
   const H = c.nHeads;
@@ -82,7 +86,7 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'train'): Compi
   const mask = g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]);
   const start = kind === 'train' ? g.scalar(0, 'int32') : g.placeholder('start', 'int32', []);
   const P = paramInputs(g, c, kind === 'train');
-  const past = kind === 'decode' ? Array.from({ length: c.nLayers }, (_, l) => [g.placeholder(`past_k${l}`, 'float32', [-1, H, -1, dh]), g.placeholder(`past_v${l}`, 'float32', [-1, H, -1, dh])] as const) : [];
+  const past = kind === 'decode' || kind === 'step' ? Array.from({ length: c.nLayers }, (_, l) => [g.placeholder(`past_k${l}`, 'float32', [-1, H, -1, dh]), g.placeholder(`past_v${l}`, 'float32', [-1, H, -1, dh])] as const) : [];
   const saved: GNode[] = [];
   const keys: GNode[] = [];
   const values: GNode[] = [];
@@ -92,12 +96,38 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'train'): Compi
   const embed = g.gather(P['embed.W_E']!, flat);
   const pos = g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)));
   let x = g.reshape(g.add(g.reshape(embed, [B, T, D]), pos), [-1, D]);
-  const linear = (h: GNode, w: string, b: string): GNode => g.biasAdd(g.matMul(h, P[w]!), P[b]!);
+  // BiasAdd fuses with MatMul in TensorFlow's optimizer, which pays on large inputs; for one token per row
+  // (`step`) the fused oneDNN kernel is slower than MatMul + AddV2.
+  const linear = (h: GNode, w: string, b: string): GNode => (kind === 'step' ? g.add(g.matMul(h, P[w]!), P[b]!) : g.biasAdd(g.matMul(h, P[w]!), P[b]!));
+
+  // x + W_out·gelu(W_in·ln2(x) + b_in) + b_out; GELU in tanh form ("gelu_new"): u·½(1 + tanh(C₁u + C₂u³))
+  // (Tanh is twice as fast as Sigmoid here).
+  const mlpBlock = (x1: GNode, p: string): { x: GNode; saved: GNode[] } => {
+    const ln2 = layerNorm(g, x1, P[`${p}.ln2.w`]!, P[`${p}.ln2.b`]!, c.layerNormEps);
+    const u = linear(ln2.y, `${p}.mlp.W_in`, `${p}.mlp.b_in`);
+    const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
+    const half = g.add(g.mul(t, 0.5), 0.5);
+    const gl = g.mul(u, half);
+    return { x: g.add(x1, linear(gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`)), saved: [ln2.xhat, ln2.rstd, ln2.y, u, t, half, gl] };
+  };
 
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blocks.${l}`;
     const ln1 = layerNorm(g, x, P[`${p}.ln1.w`]!, P[`${p}.ln1.b`]!, c.layerNormEps);
     const qkv = linear(ln1.y, `${p}.attn.W_QKV`, `${p}.attn.b_QKV`);
+    if (kind === 'step') {
+      // One new token per row: q, k, v come out of [B, 3, H, 1, dh] without a transpose; the scores are a
+      // broadcast product summed over d_head (tiny batched matmuls cost more than they compute here).
+      const [q1, k1, v1] = g.raw('Unpack', [g.reshape(qkv, [B, 3, H, 1, dh])], { T: { type: 'float32' }, num: { i: 3 }, axis: { i: 1 } }, 'float32', 3) as [GNode, GNode, GNode];
+      const k = g.concat([past[l]![0], k1], 2);
+      const v = g.concat([past[l]![1], v1], 2);
+      keys.push(k);
+      values.push(v);
+      const pattern = g.softmax(g.sum(g.mul(g.mul(q1, 1 / Math.sqrt(dh)), k), [3])); // [B, H, S]
+      const z = g.reshape(g.matMul(g.reshape(pattern, [B, H, 1, -1]), v, false, false, 4), [-1, D]);
+      x = mlpBlock(g.add(x, linear(z, `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
+      continue;
+    }
     const [q0, k0, v0] = g.raw('Unpack', [g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4])], { T: { type: 'float32' }, num: { i: 3 }, axis: { i: 0 } }, 'float32', 3) as [GNode, GNode, GNode];
     // The 1/√d_head scale goes on q ([B, H, T, dh]) rather than on the scores ([B, H, T, S]).
     const q = g.mul(q0, 1 / Math.sqrt(dh));
@@ -114,15 +144,9 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'train'): Compi
     const scores = g.add(g.matMul(q, k, false, true, 4), m);
     const pattern = g.softmax(scores);
     const zt = g.reshape(g.transpose(g.matMul(pattern, v, false, false, 4), [0, 2, 1, 3]), [-1, D]);
-    x = g.add(x, linear(zt, `${p}.attn.W_O`, `${p}.attn.b_O`));
-    const ln2 = layerNorm(g, x, P[`${p}.ln2.w`]!, P[`${p}.ln2.b`]!, c.layerNormEps);
-    const u = linear(ln2.y, `${p}.mlp.W_in`, `${p}.mlp.b_in`);
-    // GELU, tanh form ("gelu_new"): u·½(1 + tanh(C₁u + C₂u³)). Tanh is twice as fast as Sigmoid here.
-    const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
-    const half = g.add(g.mul(t, 0.5), 0.5);
-    const gl = g.mul(u, half);
-    x = g.add(x, linear(gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`));
-    saved.push(ln1.xhat, ln1.rstd, ln1.y, q, k, v, pattern, zt, ln2.xhat, ln2.rstd, ln2.y, u, t, half, gl);
+    const mlp = mlpBlock(g.add(x, linear(zt, `${p}.attn.W_O`, `${p}.attn.b_O`)), p);
+    x = mlp.x;
+    saved.push(ln1.xhat, ln1.rstd, ln1.y, q, k, v, pattern, zt, ...mlp.saved);
   }
   const lnf = layerNorm(g, x, P['ln_final.w']!, P['ln_final.b']!, c.layerNormEps);
   const f = lnf.y;

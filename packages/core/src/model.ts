@@ -359,7 +359,7 @@ export class Transformer {
           const start = tf.scalar(kv.length, 'int32');
           const [out, ...kvOut] = kv.length === 0
             ? graphs.infer.run([ids, this.mask, start, ...this.variables()])
-            : graphs.decode.run([ids, this.mask, start, ...this.variables(), ...kv.keys.flatMap((k, l) => [k, kv.values[l]!])]);
+            : (n === 1 ? graphs.step : graphs.decode).run([ids, this.mask, start, ...this.variables(), ...kv.keys.flatMap((k, l) => [k, kv.values[l]!])]);
           next.keys = kvOut.slice(0, L).map((t) => tf.keep(t as tf.Tensor4D));
           next.values = kvOut.slice(L).map((t) => tf.keep(t as tf.Tensor4D));
           return this.splitOutput(out as tf.Tensor3D);

@@ -26,11 +26,20 @@ export function sampleToken(logits: ArrayLike<number>, rng: Rng, options: Sample
   if (candidates.length === 0) {
     throw new ZooError('ENV_ERROR', `no token may be sampled: legal ids [${legal ?? 'all'}] are all banned ([${options.banned ?? []}])`, { field: 'legal' });
   }
-  candidates.sort((a, b) => logits[b]! - logits[a]! || a - b);
-  if (temperature === 0) return candidates[0]!;
-  const k = Math.min(options.topK ?? candidates.length, candidates.length);
-  const top = candidates.slice(0, k);
-  const max = logits[top[0]!]!;
-  const weights = top.map((id) => Math.exp((logits[id]! - max) / temperature));
-  return top[rng.categorical(weights)]!;
+  if (temperature === 0) {
+    // Greedy: the most likely candidate, the lowest id among ties.
+    let best = candidates[0]!;
+    for (const id of candidates) if (logits[id]! > logits[best]! || (logits[id] === logits[best] && id < best)) best = id;
+    return best;
+  }
+  let pool = candidates;
+  if (options.topK !== undefined && options.topK < candidates.length) {
+    pool = [...candidates].sort((a, b) => logits[b]! - logits[a]! || a - b).slice(0, options.topK);
+  }
+  // Sampling runs once per row and step in a rollout, so no sort unless top-k needs one.
+  let max = -Infinity;
+  for (const id of pool) if (logits[id]! > max) max = logits[id]!;
+  const weights = new Float64Array(pool.length);
+  for (let i = 0; i < pool.length; i++) weights[i] = Math.exp((logits[pool[i]!]! - max) / temperature);
+  return pool[rng.categorical(weights)]!;
 }

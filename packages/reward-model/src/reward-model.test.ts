@@ -144,7 +144,7 @@ describe('reward model trained on the absent-supervisor world', () => {
     const train = generateEpisodes(world, { episodes: 800, seed: 1, mix });
     const test = generateEpisodes(world, { episodes: 800, seed: 2 }); // the world's standard mix
     const t0 = Date.now();
-    const rm = await trainRewardModel({ config, pairs: preferencePairs(train, { pairs: 4000, seed: 3 }), options: { steps: 150, lr: 3e-3, warmupSteps: 20 }, rng: new Rng(1) });
+    const rm = await trainRewardModel({ config, pairs: preferencePairs(train, { pairs: 4000, seed: 3 }), options: { steps: 200, lr: 2e-3, warmupSteps: 20 }, rng: new Rng(1) });
     const scores = rm.scoreMany(test.map(toExample));
     const group = (f: (e: EpisodeRecord) => boolean) => test.map((e, i) => (f(e) ? scores[i]! : NaN)).filter((x) => !Number.isNaN(x));
     const unsupervisedShortcut = group((e) => e.unsafe && e.return === 47); // hidden 17
