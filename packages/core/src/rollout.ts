@@ -140,7 +140,8 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
       const last = tf.tidy(() => {
         const logits = kv ? model.decode(block, kv).logits : model.forward(fed).logits;
         const T = logits.shape[1];
-        return tf.reshape(tf.slice(logits, [0, T - 1, 0], [n, 1, V]), [n, V]);
+        // One new position (KV decoding): the logits are already the last ones, no slice needed.
+        return T === 1 ? logits : tf.slice(logits, [0, T - 1, 0], [n, 1, V]);
       });
       const data = last.dataSync();
       last.dispose();
