@@ -111,6 +111,7 @@ type Operand = GNode | number;
 export class GraphBuilder {
   private readonly nodes: Pb[] = [];
   private count = 0;
+  private readonly constants = new Map<string, GNode>();
   readonly inputs: GNode[] = [];
 
   private name(op: string): string {
@@ -136,9 +137,15 @@ export class GraphBuilder {
     return p!;
   }
 
+  /** A constant; equal small constants share one node. */
   constant(data: Float32Array | Int32Array, shape: readonly number[]): GNode {
     const dtype: DType = data instanceof Int32Array ? 'int32' : 'float32';
-    return this.raw('Const', [], { dtype: { type: dtype }, value: { tensor: { dtype, shape, data } } }, dtype)[0]!;
+    const key = data.length <= 8 ? `${dtype}[${shape}]${Array.from(data)}` : undefined;
+    const hit = key && this.constants.get(key);
+    if (hit) return hit;
+    const node = this.raw('Const', [], { dtype: { type: dtype }, value: { tensor: { dtype, shape, data } } }, dtype)[0]!;
+    if (key) this.constants.set(key, node);
+    return node;
   }
 
   scalar(value: number, dtype: DType = 'float32'): GNode {
@@ -185,6 +192,9 @@ export class GraphBuilder {
   rsqrt(x: GNode): GNode {
     return this.op('Rsqrt', [x]);
   }
+  exp(x: GNode): GNode {
+    return this.op('Exp', [x]);
+  }
   tanh(x: GNode): GNode {
     return this.op('Tanh', [x]);
   }
@@ -212,6 +222,9 @@ export class GraphBuilder {
   }
   private reduce(op: string, x: GNode, axes: readonly number[], keepDims: boolean): GNode {
     return this.op(op, [x, this.ints(axes)], { keep_dims: { b: keepDims }, Tidx: { type: 'int32' } });
+  }
+  max(x: GNode, axes: readonly number[], keepDims = false): GNode {
+    return this.reduce('Max', x, axes, keepDims);
   }
   sum(x: GNode, axes: readonly number[], keepDims = false): GNode {
     return this.reduce('Sum', x, axes, keepDims);

@@ -116,15 +116,20 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train
     const ln1 = layerNorm(g, x, P[`${p}.ln1.w`]!, P[`${p}.ln1.b`]!, c.layerNormEps);
     const qkv = linear(ln1.y, `${p}.attn.W_QKV`, `${p}.attn.b_QKV`);
     if (kind === 'step') {
-      // One new token per row: q, k, v come out of [B, 3, H, 1, dh] without a transpose; the scores are a
-      // broadcast product summed over d_head (tiny batched matmuls cost more than they compute here).
+      // One new token per row: q, k, v come out of [B, 3, H, 1, dh] without a transpose; scores and the
+      // weighted sum of values are broadcast products and sums (tiny batched matmuls cost more than they
+      // compute here).
       const [q1, k1, v1] = g.raw('Unpack', [g.reshape(qkv, [B, 3, H, 1, dh])], { T: { type: 'float32' }, num: { i: 3 }, axis: { i: 1 } }, 'float32', 3) as [GNode, GNode, GNode];
       const k = g.concat([past[l]![0], k1], 2);
       const v = g.concat([past[l]![1], v1], 2);
       keys.push(k);
       values.push(v);
-      const pattern = g.softmax(g.sum(g.mul(g.mul(q1, 1 / Math.sqrt(dh)), k), [3])); // [B, H, S]
-      const z = g.reshape(g.matMul(g.reshape(pattern, [B, H, 1, -1]), v, false, false, 4), [-1, D]);
+      // Softmax written out too: at these sizes TensorFlow's oneDNN Softmax and BatchMatMul kernels cost
+      // several times the Eigen element-wise ops (measured with ONEDNN_VERBOSE=1).
+      const scores = g.sum(g.mul(g.mul(q1, 1 / Math.sqrt(dh)), k), [3]); // [B, H, S]
+      const e = g.exp(g.sub(scores, g.max(scores, [2], true)));
+      const pattern = g.div(e, g.sum(e, [2], true));
+      const z = g.reshape(g.sum(g.mul(g.reshape(pattern, [B, H, -1, 1]), v), [2]), [-1, D]);
       x = mlpBlock(g.add(x, linear(z, `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
       continue;
     }
