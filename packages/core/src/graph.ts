@@ -112,7 +112,15 @@ export class GraphBuilder {
   private readonly nodes: Pb[] = [];
   private count = 0;
   private readonly constants = new Map<string, GNode>();
+  private last: string | undefined;
   readonly inputs: GNode[] = [];
+
+  /**
+   * `serial`: every op also waits for the op written before it (a control edge), so TensorFlow's executor
+   * never has two ready ops and runs the whole graph in one thread. For graphs of many tiny ops (one
+   * decoding step) that beats handing ops between threads; big ops still use all cores inside.
+   */
+  constructor(private readonly options: { serial?: boolean } = {}) {}
 
   private name(op: string): string {
     return `${op.toLowerCase()}_${++this.count}`;
@@ -122,6 +130,10 @@ export class GraphBuilder {
   raw(op: string, inputs: readonly GNode[], attrs: Record<string, Attr>, dtype: DType, outputs = 1, name = this.name(op)): GNode[] {
     const n = new Pb().str(1, name).str(2, op);
     for (const i of inputs) n.str(3, i.ref);
+    if (this.options.serial && op !== 'Placeholder' && op !== 'Const') {
+      if (this.last) n.str(3, `^${this.last}`);
+      this.last = name;
+    }
     for (const [k, v] of Object.entries(attrs)) n.msg(5, new Pb().str(1, k).msg(2, attrProto(v)));
     this.nodes.push(n);
     return Array.from({ length: outputs }, (_, i) => new GNode(name, dtype, i));

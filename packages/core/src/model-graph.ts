@@ -78,7 +78,7 @@ function layerNorm(g: GraphBuilder, x: GNode, w: GNode, b: GNode, eps: number): 
 }
 
 function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train'): CompiledGraph {
-  const g = new GraphBuilder();
+  const g = new GraphBuilder({ serial: kind === 'step' });
   const D = c.dModel;
   const H = c.nHeads;
   const dh = D / H;

@@ -290,6 +290,8 @@ export class Transformer {
    */
   private graphForward(ids: tf.Tensor2D): ForwardResult {
     const graphs = modelGraphs(this.config);
+    // Outside tf.grad/variableGrads (tfjs's engine counts their nesting) there is no backward pass to save
+    // activations for: the inference graph is enough.
     const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
     if (!taping) {
       const [out, ...kv] = graphs.infer.run([ids, this.mask, tf.scalar(0, 'int32'), ...this.variables()]);
