@@ -6,6 +6,7 @@ import { ZooError } from './errors.js';
 import { Transformer } from './model.js';
 import { tokenLogProbs } from './ops.js';
 import { Rng } from './rng.js';
+import { graphAvailable } from './graph.js';
 import { rollout, type Environment } from './rollout.js';
 import { Trainer } from './train.js';
 
@@ -154,6 +155,8 @@ export interface BenchmarkResult {
   backend: string;
   backendReason: string;
   tensorflowVersion?: string;
+  /** Whether core's compiled TensorFlow graphs ran (native backend, not turned off by REGIME_ZOO_GRAPH=0). */
+  compiledGraphs: boolean;
   node: string;
   platform: string;
   cpus: number;
@@ -436,6 +439,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     kind: 'regime-zoo-bench',
     library: 'tfjs',
     backend: backend.name,
+    compiledGraphs: graphAvailable(),
     backendReason: backend.reason,
     ...(tensorflowVersion ? { tensorflowVersion } : {}),
     node: process.version,
@@ -479,7 +483,7 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
   const ref = reference?.ok ? reference.result : undefined;
   const lines: string[] = [];
   lines.push(
-    `regime-zoo bench: tfjs ${result.backend} backend${result.tensorflowVersion ? `, libtensorflow ${result.tensorflowVersion}` : ''}, node ${result.node}, ${result.platform}, ${result.cpus} cpus`,
+    `regime-zoo bench: tfjs ${result.backend} backend${result.tensorflowVersion ? `, libtensorflow ${result.tensorflowVersion}` : ''}, ${result.compiledGraphs ? 'compiled graphs' : 'eager ops'}, node ${result.node}, ${result.platform}, ${result.cpus} cpus`,
   );
   lines.push(`matmul peak ${result.matmulPeak.size}x${result.matmulPeak.size}: ${fixed(result.matmulPeak.gflops)} GFLOP/s (tfjs)${ref ? `, ${fixed(ref.matmulPeak.gflops)} GFLOP/s (PyTorch ${ref.torchVersion}, ${ref.threads} threads)` : ''}`);
   lines.push(`model: vocab ${BENCH_SHAPE.vocabSize}, context ${BENCH_SHAPE.contextLength}, batch ${BENCH_SHAPE.batch}, AdamW + clipping; ${result.flopFormula}`);
