@@ -192,9 +192,6 @@ export class GraphBuilder {
   addN(xs: readonly GNode[]): GNode {
     return xs.length === 1 ? xs[0]! : this.op('AddN', xs, { N: { i: xs.length } });
   }
-  neg(x: GNode): GNode {
-    return this.op('Neg', [x]);
-  }
   square(x: GNode): GNode {
     return this.op('Square', [x]);
   }
@@ -218,14 +215,8 @@ export class GraphBuilder {
   biasAddGrad(dy: GNode): GNode {
     return this.op('BiasAddGrad', [dy]);
   }
-  sigmoid(x: GNode): GNode {
-    return this.op('Sigmoid', [x]);
-  }
   softmax(x: GNode): GNode {
     return this.op('Softmax', [x]);
-  }
-  identity(x: GNode, name?: string): GNode {
-    return this.raw('Identity', [x], { T: { type: x.dtype } }, x.dtype, 1, name)[0]!;
   }
   /** [.., m, k] x [.., k, n] with broadcast batch dimensions (BatchMatMulV2; plain MatMul for matrices). */
   matMul(a: GNode, b: GNode, transposeA = false, transposeB = false, rank = 2): GNode {
@@ -273,7 +264,11 @@ export class GraphBuilder {
   /** The int32 scalars of a tensor's dynamic shape. */
   dims(x: GNode, rank: number): GNode[] {
     const shape = this.raw('Shape', [x], { T: { type: x.dtype }, out_type: { type: 'int32' } }, 'int32')[0]!;
-    return this.raw('Unpack', [shape], { T: { type: 'int32' }, num: { i: rank }, axis: { i: 0 } }, 'int32', rank);
+    return this.unpack(shape, rank, 0);
+  }
+  /** The `num` slices of `x` along `axis` (tf.unstack). */
+  unpack(x: GNode, num: number, axis: number): GNode[] {
+    return this.raw('Unpack', [x], { T: { type: x.dtype }, num: { i: num }, axis: { i: axis } }, x.dtype, num);
   }
   /** `x[begin : begin + size]` per dimension; begin and size are int32 vectors. */
   slice(x: GNode, begin: GNode, size: GNode): GNode {

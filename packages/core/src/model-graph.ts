@@ -119,7 +119,7 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train
       // One new token per row: q, k, v come out of [B, 3, H, 1, dh] without a transpose; scores and the
       // weighted sum of values are broadcast products and sums (tiny batched matmuls cost more than they
       // compute here).
-      const [q1, k1, v1] = g.raw('Unpack', [g.reshape(qkv, [B, 3, H, 1, dh])], { T: { type: 'float32' }, num: { i: 3 }, axis: { i: 1 } }, 'float32', 3) as [GNode, GNode, GNode];
+      const [q1, k1, v1] = g.unpack(g.reshape(qkv, [B, 3, H, 1, dh]), 3, 1) as [GNode, GNode, GNode];
       const k = g.concat([past[l]![0], k1], 2);
       const v = g.concat([past[l]![1], v1], 2);
       keys.push(k);
@@ -133,7 +133,7 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train
       x = mlpBlock(g.add(x, linear(z, `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
       continue;
     }
-    const [q0, k0, v0] = g.raw('Unpack', [g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4])], { T: { type: 'float32' }, num: { i: 3 }, axis: { i: 0 } }, 'float32', 3) as [GNode, GNode, GNode];
+    const [q0, k0, v0] = g.unpack(g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]), 3, 0) as [GNode, GNode, GNode];
     // The 1/√d_head scale goes on q ([B, H, T, dh]) rather than on the scores ([B, H, T, S]).
     const q = g.mul(q0, 1 / Math.sqrt(dh));
     let k = k0;

@@ -106,7 +106,7 @@ export class AdamW {
     }
     const g = this.graph(`apply:${names.join('|')}`, () => {
       const b = new GraphBuilder();
-      const [lrC1, invC2, clip, keep] = b.raw('Unpack', [b.placeholder('scalars', 'float32', [4])], { T: { type: 'float32' }, num: { i: 4 }, axis: { i: 0 } }, 'float32', 4) as GNode[];
+      const [lrC1, invC2, clip, keep] = b.unpack(b.placeholder('scalars', 'float32', [4]), 4, 0);
       const outs: GNode[][] = [[], [], []];
       names.forEach((n, i) => {
         const shape = this.params.get(n)!.shape;
