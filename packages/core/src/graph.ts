@@ -122,6 +122,12 @@ export class GraphBuilder {
    */
   constructor(private readonly options: { serial?: boolean } = {}) {}
 
+  /** Switches serial order (see the constructor) on or off for the ops added next; each switch starts a new chain. */
+  setSerial(serial: boolean): void {
+    this.options.serial = serial;
+    this.last = undefined;
+  }
+
   private name(op: string): string {
     return `${op.toLowerCase()}_${++this.count}`;
   }
@@ -130,7 +136,7 @@ export class GraphBuilder {
   raw(op: string, inputs: readonly GNode[], attrs: Record<string, Attr>, dtype: DType, outputs = 1, name = this.name(op)): GNode[] {
     const n = new Pb().str(1, name).str(2, op);
     for (const i of inputs) n.str(3, i.ref);
-    if (this.options.serial && op !== 'Placeholder' && op !== 'Const') {
+    if (this.options.serial && op !== 'Placeholder' && op !== 'Const' && op !== 'VariableV2') {
       if (this.last) n.str(3, `^${this.last}`);
       this.last = name;
     }
@@ -274,6 +280,25 @@ export class GraphBuilder {
   slice(x: GNode, begin: GNode, size: GNode): GNode {
     return this.op('Slice', [x, begin, size], { Index: { type: 'int32' } });
   }
+  /** A float32 tensor of `shape` (int32 vector) filled with `value`. */
+  fill(shape: GNode, value: number): GNode {
+    return this.raw('Fill', [shape, this.scalar(value)], { T: { type: 'float32' }, index_type: { type: 'int32' } }, 'float32')[0]!;
+  }
+  /**
+   * A float32 variable that lives in the session between calls (a reference variable, so that reads alias
+   * its buffer and `scatterUpdate` writes in place); `assign` gives it its shape and first value.
+   */
+  variable(name: string): GNode {
+    return this.raw('VariableV2', [], { shape: { shape: null }, dtype: { type: 'float32' } }, 'float32', 1, name)[0]!;
+  }
+  /** Sets variable `ref` to `value` (any shape); returns the variable. */
+  assign(ref: GNode, value: GNode): GNode {
+    return this.raw('Assign', [ref, value], { T: { type: 'float32' }, validate_shape: { b: false }, use_locking: { b: false } }, 'float32')[0]!;
+  }
+  /** Writes `updates` into the rows `indices` (int32 vector) of variable `ref`, in place; returns the variable. */
+  scatterUpdate(ref: GNode, indices: GNode, updates: GNode): GNode {
+    return this.raw('ScatterUpdate', [ref, indices, updates], { T: { type: 'float32' }, Tindices: { type: 'int32' }, use_locking: { b: false } }, 'float32')[0]!;
+  }
   range(start: Operand, limit: Operand): GNode {
     const s = this.lift(start, { dtype: 'int32' } as GNode);
     return this.raw('Range', [s, this.lift(limit, s), this.scalar(1, 'int32')], { Tidx: { type: 'int32' } }, 'int32')[0]!;
@@ -291,6 +316,7 @@ export class GraphBuilder {
 
 interface SavedModelBackend {
   loadSavedModelMetaGraph(path: string, tags: string): number;
+  deleteSavedModel(id: number): void;
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string; dtype: string; tfDtype: string }[], outputs: string[]): tf.Tensor[];
 }
 
@@ -315,16 +341,8 @@ export interface CompiledGraph {
 
 const loaded = new Map<string, CompiledGraph>();
 
-/**
- * Loads the graph with the given outputs. The SavedModel is written once per distinct graph under
- * `$REGIME_ZOO_GRAPH_DIR` (default: the temporary directory) and sessions are reused across calls.
- */
-export function compileGraph(g: GraphBuilder, outputs: readonly GNode[]): CompiledGraph {
-  const outNames = outputs.map((o) => o.tensorName);
-  const bytes = g.serialize();
-  const key = createHash('sha256').update(bytes).update(outNames.join(',')).digest('hex').slice(0, 24);
-  const hit = loaded.get(key);
-  if (hit) return hit;
+/** Writes the graph's SavedModel once under `$REGIME_ZOO_GRAPH_DIR` (default: the temporary directory); returns its folder. */
+function writeSavedModel(bytes: Uint8Array, key: string): string {
   const dir = join(process.env.REGIME_ZOO_GRAPH_DIR ?? join(tmpdir(), 'regime-zoo-graphs'), key);
   const file = join(dir, 'saved_model.pb');
   try {
@@ -337,16 +355,78 @@ export function compileGraph(g: GraphBuilder, outputs: readonly GNode[]): Compil
   } catch (e) {
     throw new ZooError('ENV_ERROR', `could not write a compiled graph to ${dir}: ${(e as Error).message}; set REGIME_ZOO_GRAPH_DIR to a writable folder or REGIME_ZOO_GRAPH=0`, { field: file, cause: e });
   }
-  const backend = tf.backend() as unknown as SavedModelBackend;
-  const id = backend.loadSavedModelMetaGraph(dir, 'serve');
-  const infos = g.inputs.map((i) => ({ name: i.tensorName, dtype: i.dtype, tfDtype: i.dtype === 'int32' ? 'DT_INT32' : i.dtype === 'bool' ? 'DT_BOOL' : 'DT_FLOAT' }));
-  const compiled: CompiledGraph = {
-    run(inputs) {
-      if (inputs.length !== infos.length) throw new ZooError('INTERNAL', `compiled graph takes ${infos.length} inputs, got ${inputs.length}`);
-      // Outputs are registered with the engine like any op's, so tf.tidy sees them.
-      return backend.runSavedModel(id, inputs as tf.Tensor[], infos, outNames);
-    },
+  return dir;
+}
+
+const tensorInfo = (i: GNode): { name: string; dtype: string; tfDtype: string } => ({
+  name: i.tensorName,
+  dtype: i.dtype,
+  tfDtype: i.dtype === 'int32' ? 'DT_INT32' : i.dtype === 'bool' ? 'DT_BOOL' : 'DT_FLOAT',
+});
+
+/** One way into a graph: the placeholders it feeds, in order, and the outputs it returns. */
+interface Entry {
+  inputs: readonly GNode[];
+  outputs: readonly GNode[];
+}
+
+function runner(backend: SavedModelBackend, id: number, e: Entry): (inputs: readonly tf.Tensor[]) => tf.Tensor[] {
+  const infos = e.inputs.map(tensorInfo);
+  const outNames = e.outputs.map((o) => o.tensorName);
+  return (inputs) => {
+    if (inputs.length !== infos.length) throw new ZooError('INTERNAL', `compiled graph takes ${infos.length} inputs, got ${inputs.length}`);
+    // Outputs are registered with the engine like any op's, so tf.tidy sees them.
+    return backend.runSavedModel(id, inputs as tf.Tensor[], infos, outNames);
   };
+}
+
+/**
+ * Loads the graph with the given outputs. The SavedModel is written once per distinct graph and
+ * sessions are reused across calls.
+ */
+export function compileGraph(g: GraphBuilder, outputs: readonly GNode[]): CompiledGraph {
+  const bytes = g.serialize();
+  const key = createHash('sha256').update(bytes).update(outputs.map((o) => o.tensorName).join(',')).digest('hex').slice(0, 24);
+  const hit = loaded.get(key);
+  if (hit) return hit;
+  const backend = tf.backend() as unknown as SavedModelBackend;
+  const id = backend.loadSavedModelMetaGraph(writeSavedModel(bytes, key), 'serve');
+  const compiled: CompiledGraph = { run: runner(backend, id, { inputs: g.inputs, outputs }) };
   loaded.set(key, compiled);
   return compiled;
+}
+
+/** A session of a `GraphProgram`: its own copy of the program's variables. */
+export interface GraphSession<E extends string> {
+  run(entry: E, inputs: readonly tf.Tensor[]): tf.Tensor[];
+  /** Releases the session and its variables. */
+  close(): void;
+}
+
+/** A graph with variables and several entries; each `open()` loads a session with its own variables. */
+export interface GraphProgram<E extends string> {
+  open(): GraphSession<E>;
+}
+
+export function compileProgram<E extends string>(g: GraphBuilder, entries: Record<E, Entry>): GraphProgram<E> {
+  const bytes = g.serialize();
+  const dir = writeSavedModel(bytes, createHash('sha256').update(bytes).digest('hex').slice(0, 24));
+  return {
+    open() {
+      const backend = tf.backend() as unknown as SavedModelBackend;
+      const id = backend.loadSavedModelMetaGraph(dir, 'serve');
+      const runs = Object.fromEntries(Object.entries<Entry>(entries).map(([name, e]) => [name, runner(backend, id, e)])) as Record<E, ReturnType<typeof runner>>;
+      let open = true;
+      return {
+        run(entry, inputs) {
+          if (!open) throw new ZooError('INTERNAL', 'graph session used after close()');
+          return runs[entry](inputs);
+        },
+        close() {
+          if (open) backend.deleteSavedModel(id);
+          open = false;
+        },
+      };
+    },
+  };
 }

@@ -1,5 +1,6 @@
+import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
-import { compileGraph, GraphBuilder, type CompiledGraph, type GNode } from './graph.js';
+import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph, type GNode, type GraphProgram, type GraphSession } from './graph.js';
 import { parameterShapes } from './model.js';
 
 /*
@@ -8,24 +9,28 @@ import { parameterShapes } from './model.js';
  * against the eager path and finite differences).
  *
  * Graphs and their inputs (P = the parameters in `parameterShapes` order, M = the [C, C] causal mask):
- * - `infer`:   ids [B, T], M, start, P            -> out, K_0..K_{L-1}, V_0..V_{L-1}
- * - `decode`:  ids [B, n], M, start, P, K_l, V_l  -> out, K'_l, V'_l  (the cache grown by n positions)
- * - `step`:    `decode` for n = 1, with fewer and cheaper ops
- * - `train`:   ids [B, T], M, P'                  -> out', saved activations
+ * - `infer`:   ids [B, T], M, P                    -> out
+ * - `train`:   ids [B, T], M, P'                   -> out', saved activations
  * - `backward`: ids, d_out', P', saved activations -> one gradient per parameter of P', in order
  * `out` is the logits [B, T, V], with the value head's output appended as one more column when the model
  * has one ([B, T, V + 1]). P' (`trunkParameters`) leaves out the value head: `out'` appends the final
  * LayerNorm output instead ([B, T, V + D]) and model.ts applies the head with eager ops.
+ * - `kv`: a program whose sessions each hold one KV cache in variables (`buildKV`), with the entries
+ *   `init`:   B                                    -> (sizes the cache for B rows)
+ *   `decode`: ids [B, n], M, start, P              -> out for the n new positions (the cache grows by n)
+ *   `step`:   `decode` for n = 1, with fewer and cheaper ops
+ *   `read`:   length                               -> K_0..K_{L-1}, V_0..V_{L-1} ([B, H, length, d_head])
  */
 
 export interface ModelGraphs {
   infer: CompiledGraph;
-  decode: CompiledGraph;
-  /** `decode` for one new token per row. */
-  step: CompiledGraph;
   train: CompiledGraph;
   backward: CompiledGraph;
+  /** KV-cache decoding; each session holds one cache (see `buildKV`). */
+  kv: GraphProgram<KVEntry>;
 }
+
+export type KVEntry = 'init' | 'decode' | 'step' | 'read';
 
 const cache = new Map<string, ModelGraphs>();
 
@@ -34,13 +39,7 @@ export function modelGraphs(c: ModelConfig): ModelGraphs {
   const key = JSON.stringify([c.vocabSize, c.contextLength, c.dModel, c.nHeads, c.nLayers, c.mlpRatio, c.tiedEmbeddings, c.valueHead, c.layerNormEps]);
   let graphs = cache.get(key);
   if (!graphs) {
-    graphs = {
-      infer: buildForward(c, 'infer'),
-      decode: buildForward(c, 'decode'),
-      step: buildForward(c, 'step'),
-      train: buildForward(c, 'train'),
-      backward: buildBackward(c),
-    };
+    graphs = { infer: buildForward(c, 'infer'), train: buildForward(c, 'train'), backward: buildBackward(c), kv: buildKV(c) };
     cache.set(key, graphs);
   }
   return graphs;
@@ -77,19 +76,64 @@ function layerNorm(g: GraphBuilder, x: GNode, w: GNode, b: GNode, eps: number): 
   return { y: g.add(g.mul(xhat, w), b), xhat, rstd };
 }
 
-function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train'): CompiledGraph {
-  const g = new GraphBuilder({ serial: kind === 'step' });
+type Kind = 'infer' | 'decode' | 'step' | 'train';
+
+interface ForwardInputs {
+  ids: GNode;
+  mask: GNode;
+  start: GNode;
+  P: Record<string, GNode>;
+  /** `decode`/`step`: the cache variables per layer, [keys, values], time-major [C, B, H, d_head]. */
+  cache?: (readonly [GNode, GNode])[];
+}
+
+function buildForward(c: ModelConfig, kind: 'infer' | 'train'): CompiledGraph {
+  const g = new GraphBuilder();
+  const ids = g.placeholder('ids', 'int32', [-1, -1]);
+  const mask = g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]);
+  const { out, saved } = forward(g, c, kind, { ids, mask, start: g.scalar(0, 'int32'), P: paramInputs(g, c, kind === 'train') });
+  return compileGraph(g, kind === 'train' ? [out, ...saved] : [out]);
+}
+
+/**
+ * The KV cache as session state: per layer, keys and values in reference variables, time-major
+ * ([C, B, H, d_head], C = context length) so that a decoding step writes its row in place
+ * (`ScatterUpdate`) and reads the first S rows as a view (a leading-axis `Slice` shares the buffer).
+ * Nothing of the cache crosses into JavaScript, and nothing is copied per step but the new row:
+ * growing a cache by concatenation copies it whole every step, which measured slower than the
+ * step's own arithmetic.
+ */
+function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
+  const g = new GraphBuilder();
+  const H = c.nHeads;
+  const dh = c.dModel / H;
+  const cache = Array.from({ length: c.nLayers }, (_, l) => [g.variable(`cache_k${l}`), g.variable(`cache_v${l}`)] as const);
+  const batch = g.placeholder('batch', 'int32', []);
+  const empty = g.fill(g.pack([g.scalar(c.contextLength, 'int32'), batch, g.scalar(H, 'int32'), g.scalar(dh, 'int32')]), 0);
+  const sized = g.addN(cache.flat().map((v) => g.raw('Shape', [g.assign(v, empty)], { T: { type: 'float32' }, out_type: { type: 'int32' } }, 'int32')[0]!));
+  const length = g.placeholder('length', 'int32', []);
+  const read = cache.flat().map((v) => g.transpose(g.slice(v, g.ints([0, 0, 0, 0]), g.pack([length, g.scalar(-1, 'int32'), g.scalar(-1, 'int32'), g.scalar(-1, 'int32')])), [1, 2, 0, 3]));
+  const io = { ids: g.placeholder('ids', 'int32', [-1, -1]), mask: g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]), start: g.placeholder('start', 'int32', []), P: paramInputs(g, c), cache };
+  const inputs = [io.ids, io.mask, io.start, ...Object.values(io.P)];
+  const decode = forward(g, c, 'decode', io).out;
+  g.setSerial(true);
+  const step = forward(g, c, 'step', io).out; // add nothing after this: it would run after the step's ops
+  return compileProgram(g, {
+    init: { inputs: [batch], outputs: [sized] },
+    decode: { inputs, outputs: [decode] },
+    step: { inputs, outputs: [step] },
+    read: { inputs: [length], outputs: [...read.filter((_, i) => i % 2 === 0), ...read.filter((_, i) => i % 2 === 1)] },
+  });
+}
+
+function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs): { out: GNode; saved: GNode[] } {
   const D = c.dModel;
   const H = c.nHeads;
   const dh = D / H;
-  const ids = g.placeholder('ids', 'int32', [-1, -1]);
-  const mask = g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]);
-  const start = kind === 'train' ? g.scalar(0, 'int32') : g.placeholder('start', 'int32', []);
-  const P = paramInputs(g, c, kind === 'train');
-  const past = kind === 'decode' || kind === 'step' ? Array.from({ length: c.nLayers }, (_, l) => [g.placeholder(`past_k${l}`, 'float32', [-1, H, -1, dh]), g.placeholder(`past_v${l}`, 'float32', [-1, H, -1, dh])] as const) : [];
+  const { ids, mask, start, P } = io;
   const saved: GNode[] = [];
-  const keys: GNode[] = [];
-  const values: GNode[] = [];
+  const rows = (k: GNode): GNode => g.pack([k, g.scalar(-1, 'int32'), g.scalar(-1, 'int32'), g.scalar(-1, 'int32')]);
+  const origin = g.ints([0, 0, 0, 0]);
 
   const [B, T] = g.dims(ids, 2) as [GNode, GNode];
   const flat = g.reshape(ids, [-1]);
@@ -116,20 +160,20 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train
     const ln1 = layerNorm(g, x, P[`${p}.ln1.w`]!, P[`${p}.ln1.b`]!, c.layerNormEps);
     const qkv = linear(ln1.y, `${p}.attn.W_QKV`, `${p}.attn.b_QKV`);
     if (kind === 'step') {
-      // One new token per row: q, k, v come out of [B, 3, H, 1, dh] without a transpose; scores and the
-      // weighted sum of values are broadcast products and sums (tiny batched matmuls cost more than they
-      // compute here).
-      const [q1, k1, v1] = g.unpack(g.reshape(qkv, [B, 3, H, 1, dh]), 3, 1) as [GNode, GNode, GNode];
-      const k = g.concat([past[l]![0], k1], 2);
-      const v = g.concat([past[l]![1], v1], 2);
-      keys.push(k);
-      values.push(v);
+      // One new token per row: q, k, v are [B, H, d_head] slices of [B, 3, H, d_head] (no transpose), the
+      // new key and value go into row `start` of the cache, and attention over the S = start + 1 cached rows
+      // is broadcast products and sums (tiny batched matmuls cost more than they compute here).
+      const [q1, k1, v1] = g.unpack(g.reshape(qkv, [B, 3, H, dh]), 3, 1) as [GNode, GNode, GNode];
+      const at = g.reshape(start, [1]);
+      const [cacheK, cacheV] = io.cache![l]!;
+      const k = g.slice(g.scatterUpdate(cacheK, at, g.reshape(k1, [1, B, H, dh])), origin, rows(g.add(start, 1))); // [S, B, H, dh]
+      const v = g.slice(g.scatterUpdate(cacheV, at, g.reshape(v1, [1, B, H, dh])), origin, rows(g.add(start, 1)));
       // Softmax written out too: at these sizes TensorFlow's oneDNN Softmax and BatchMatMul kernels cost
       // several times the Eigen element-wise ops (measured with ONEDNN_VERBOSE=1).
-      const scores = g.sum(g.mul(g.mul(q1, 1 / Math.sqrt(dh)), k), [3]); // [B, H, S]
-      const e = g.exp(g.sub(scores, g.max(scores, [2], true)));
-      const pattern = g.div(e, g.sum(e, [2], true));
-      const z = g.reshape(g.sum(g.mul(g.reshape(pattern, [B, H, -1, 1]), v), [2]), [-1, D]);
+      const scores = g.sum(g.mul(g.reshape(g.mul(q1, 1 / Math.sqrt(dh)), [1, B, H, dh]), k), [3]); // [S, B, H]
+      const e = g.exp(g.sub(scores, g.max(scores, [0], true)));
+      const pattern = g.div(e, g.sum(e, [0], true));
+      const z = g.reshape(g.sum(g.mul(g.reshape(pattern, [-1, B, H, 1]), v), [0]), [-1, D]);
       x = mlpBlock(g.add(x, linear(z, `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
       continue;
     }
@@ -138,13 +182,15 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train
     const q = g.mul(q0, 1 / Math.sqrt(dh));
     let k = k0;
     let v = v0;
-    if (kind === 'decode') {
-      k = g.concat([past[l]![0], k0], 2);
-      v = g.concat([past[l]![1], v0], 2);
-    }
-    keys.push(k);
-    values.push(v);
     const S = g.add(start, T);
+    if (kind === 'decode') {
+      // Write the T new rows of the time-major cache, then attend over its first S rows.
+      const at = g.range(start, S);
+      const [cacheK, cacheV] = io.cache![l]!;
+      const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), origin, rows(S)), [1, 2, 0, 3]);
+      k = cached(cacheK, k0);
+      v = cached(cacheV, v0);
+    }
     const m = g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S]));
     const scores = g.add(g.matMul(q, k, false, true, 4), m);
     const pattern = g.softmax(scores);
@@ -160,11 +206,10 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'decode' | 'step' | 'train
   if (kind === 'train') {
     // The value head stays outside (model.ts applies it to these extra columns) so that a loss without
     // values gives its weights no gradient, exactly as on the eager path.
-    const out = g.reshape(c.valueHead ? g.concat([logits, f], 1) : logits, [B, T, c.vocabSize + (c.valueHead ? D : 0)]);
-    return compileGraph(g, [out, ...saved]);
+    return { out: g.reshape(c.valueHead ? g.concat([logits, f], 1) : logits, [B, T, c.vocabSize + (c.valueHead ? D : 0)]), saved };
   }
   const out2d = c.valueHead ? g.concat([logits, linear(f, 'value_head.W', 'value_head.b')], 1) : logits;
-  return compileGraph(g, [g.reshape(out2d, [B, T, c.vocabSize + (c.valueHead ? 1 : 0)]), ...keys, ...values]);
+  return { out: g.reshape(out2d, [B, T, c.vocabSize + (c.valueHead ? 1 : 0)]), saved };
 }
 
 function buildBackward(c: ModelConfig): CompiledGraph {
@@ -241,4 +286,53 @@ function buildBackward(c: ModelConfig): CompiledGraph {
   put('pos_embed.W_pos', g.segmentSum(g.sum(g.reshape(dx, [B, T, D]), [0]), g.range(0, T), c.contextLength));
   const outputs = trunkParameters(c).map(([name]) => g.addN(grads[name]!));
   return compileGraph(g, outputs);
+}
+
+/** A KV cache held in a session of the `kv` program; `release` hands the session back for reuse. */
+export interface KVSession {
+  /** Runs `decode` (or `step`, for one new token per row) and returns `out`. */
+  run(entry: 'decode' | 'step', inputs: readonly tf.Tensor[]): tf.Tensor3D;
+  /** The first `length` positions of the cache: keys per layer, then values per layer, [B, H, length, d_head]. */
+  read(length: number): tf.Tensor4D[];
+  release(): void;
+}
+
+interface Slot {
+  session: GraphSession<KVEntry>;
+  /** The batch the session's cache variables are sized for. */
+  batch: number;
+}
+
+// Loading a session costs milliseconds, so released sessions wait here for the next cache of their model.
+const idle = new WeakMap<GraphProgram<KVEntry>, Slot[]>();
+const MAX_IDLE = 4;
+// A cache dropped without `disposeKVCache` still gives its session back once it is garbage.
+const dropped = new FinalizationRegistry<() => void>((release) => release());
+
+/** A session holding the KV cache `owner` for `batch` rows (reused from an earlier cache where possible). */
+export function openKVSession(c: ModelConfig, batch: number, owner: object): KVSession {
+  const program = modelGraphs(c).kv;
+  const pool = idle.get(program) ?? [];
+  idle.set(program, pool);
+  const slot = pool.pop() ?? { session: program.open(), batch: -1 };
+  if (slot.batch !== batch) {
+    tf.dispose(slot.session.run('init', [tf.scalar(batch, 'int32')]));
+    slot.batch = batch;
+  }
+  let live = true;
+  const release = (): void => {
+    if (!live) return;
+    live = false;
+    if (pool.length < MAX_IDLE) pool.push(slot);
+    else slot.session.close();
+  };
+  dropped.register(owner, release, owner);
+  return {
+    run: (entry, inputs) => slot.session.run(entry, inputs)[0] as tf.Tensor3D,
+    read: (length) => tf.tidy(() => slot.session.run('read', [tf.scalar(length, 'int32')])) as tf.Tensor4D[],
+    release() {
+      dropped.unregister(owner);
+      release();
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
 import { graphAvailable } from './graph.js';
-import { modelGraphs, trunkParameters } from './model-graph.js';
+import { modelGraphs, openKVSession, trunkParameters, type KVSession } from './model-graph.js';
 import { Rng } from './rng.js';
 
 /** A hook sees an activation (shape as in TransformerLens) and may return a replacement of the same shape. */
@@ -27,13 +27,20 @@ export type ForwardResult = {
   values?: tf.Tensor2D;
 };
 
-/** Key/value cache for incremental decoding: per layer, K and V of shape [batch, heads, time, dHead]. */
+/**
+ * Key/value cache for incremental decoding. With compiled graphs the cache lives inside TensorFlow and
+ * `keys`/`values` stay empty; on the eager path (or once a call needs eager ops) they hold, per layer,
+ * K and V of shape [batch, heads, time, dHead].
+ */
 export interface KVCache {
   batch: number;
   length: number;
   keys: tf.Tensor4D[];
   values: tf.Tensor4D[];
 }
+
+// Caches that live in a compiled graph session (see model-graph.ts `openKVSession`).
+const kvSessions = new WeakMap<KVCache, KVSession>();
 
 /** Token input: rows of ids (validated), or an int32 tensor [batch, time] (trusted). */
 export type TokenInput = readonly (readonly number[])[] | tf.Tensor2D;
@@ -294,9 +301,7 @@ export class Transformer {
     // activations for: the inference graph is enough.
     const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
     if (!taping) {
-      const [out, ...kv] = graphs.infer.run([ids, this.mask, tf.scalar(0, 'int32'), ...this.variables()]);
-      tf.dispose(kv);
-      return this.splitOutput(out as tf.Tensor3D);
+      return this.splitOutput(graphs.infer.run([ids, this.mask, ...this.variables()])[0] as tf.Tensor3D);
     }
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
@@ -330,8 +335,10 @@ export class Transformer {
     return { batch, length: 0, keys: [], values: [] };
   }
 
-  /** Releases a KV cache's tensors. */
+  /** Releases a KV cache's tensors (or its graph session). */
   disposeKVCache(kv: KVCache): void {
+    kvSessions.get(kv)?.release();
+    kvSessions.delete(kv);
     tf.dispose([...kv.keys, ...kv.values]);
     kv.keys = [];
     kv.values = [];
@@ -353,19 +360,27 @@ export class Transformer {
           position: [0, this.config.contextLength],
         });
       }
+      // A cache started on the eager path stays there; one in a graph session moves out when a call needs eager ops.
+      let session = kvSessions.get(kv);
+      if (this.compiled(options) && kv.keys.length === 0) {
+        if (!session) {
+          session = openKVSession(this.config, kv.batch, kv);
+          kvSessions.set(kv, session);
+        }
+        const s = session;
+        const result = tf.tidy(() => this.splitOutput(s.run(n === 1 ? 'step' : 'decode', [ids, this.mask, tf.scalar(kv.length, 'int32'), ...this.variables()])));
+        kv.length += n;
+        return result;
+      }
+      if (session) {
+        const cached = session.read(kv.length);
+        kv.keys = cached.slice(0, this.config.nLayers);
+        kv.values = cached.slice(this.config.nLayers);
+        session.release();
+        kvSessions.delete(kv);
+      }
       const next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } = { keys: [], values: [] };
       const result = tf.tidy(() => {
-        if (this.compiled(options)) {
-          const graphs = modelGraphs(this.config);
-          const L = this.config.nLayers;
-          const start = tf.scalar(kv.length, 'int32');
-          const [out, ...kvOut] = kv.length === 0
-            ? graphs.infer.run([ids, this.mask, start, ...this.variables()])
-            : (n === 1 ? graphs.step : graphs.decode).run([ids, this.mask, start, ...this.variables(), ...kv.keys.flatMap((k, l) => [k, kv.values[l]!])]);
-          next.keys = kvOut.slice(0, L).map((t) => tf.keep(t as tf.Tensor4D));
-          next.values = kvOut.slice(L).map((t) => tf.keep(t as tf.Tensor4D));
-          return this.splitOutput(out as tf.Tensor3D);
-        }
         const r = this.run(ids, B, n, kv.length, options, { kv, next });
         for (const t of [...next.keys, ...next.values]) tf.keep(t);
         return r;
