@@ -213,6 +213,13 @@ export class GraphBuilder {
   tanh(x: GNode): GNode {
     return this.op('Tanh', [x]);
   }
+  sigmoid(x: GNode): GNode {
+    return this.op('Sigmoid', [x]);
+  }
+  /** `x` with a new axis of size 1 at `axis`. */
+  expandDims(x: GNode, axis: number): GNode {
+    return this.op('ExpandDims', [x, this.scalar(axis, 'int32')], { Tdim: { type: 'int32' } });
+  }
   /** x + b over the last axis (fuses with a preceding MatMul in TensorFlow's optimizer). */
   biasAdd(x: GNode, b: GNode): GNode {
     return this.op('BiasAdd', [x, b]);
@@ -258,6 +265,7 @@ export class GraphBuilder {
     return this.op('UnsortedSegmentSum', [data, ids, this.scalar(numSegments, 'int32')], { Tindices: { type: 'int32' }, Tnumsegments: { type: 'int32' } });
   }
   concat(xs: readonly GNode[], axis: number): GNode {
+    if (xs.length === 1) return xs[0]!;
     return this.raw('ConcatV2', [...xs, this.scalar(axis, 'int32')], { N: { i: xs.length }, T: { type: xs[0]!.dtype }, Tidx: { type: 'int32' } }, xs[0]!.dtype)[0]!;
   }
   /** Splits `x` along `axis` into pieces of the given sizes. */

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ensureBackend } from './backend.js';
 import { graphAvailable, setGraphMode } from './graph.js';
+import { stepPlan } from './model-graph.js';
 import { Transformer } from './model.js';
 import { tokenLogProbs } from './ops.js';
 
@@ -111,6 +112,57 @@ describe('compiled model graphs (native backend)', () => {
       expect(maxDiff).toBeLessThan(1e-5);
       expect(steps.length).toBe(2);
     }, 'decode');
+  });
+
+  // Feeds `rows` through the cache in blocks of `sizes` tokens; returns the largest difference from the full forward.
+  function decodeDiff(m: Transformer, rows: number[][], sizes: number[], options: (i: number) => Parameters<Transformer['decode']>[2] = () => ({})): number {
+    const full = tf.tidy(() => m.forward(rows).logits.arraySync());
+    const kv = m.newKVCache(rows.length);
+    let at = 0;
+    let maxDiff = 0;
+    sizes.forEach((n, i) => {
+      const out = tf.tidy(() => m.decode(rows.map((r) => r.slice(at, at + n)), kv, options(i)).logits.arraySync());
+      maxDiff = Math.max(maxDiff, maxAbsDiff(out.flat(2), full.map((r) => r.slice(at, at + n)).flat(2)));
+      at += n;
+    });
+    expect(kv.length).toBe(at);
+    m.disposeKVCache(kv);
+    return maxDiff;
+  }
+
+  it('should read a long cache in pieces (up to the cap of 8) and still give the full-forward logits (≤ 1e-5)', () => {
+    // 64 rows × dModel 128: 8 cache positions per piece, so 84 positions take 11 pieces, capped to 8 of 11.
+    const m = make({ vocabSize: 32, contextLength: 96, dModel: 128, nHeads: 4, nLayers: 1 });
+    const plans = [8, 40, 83].map((length) => stepPlan(m.config, 64, length));
+    expect(plans).toEqual([{ entry: 'step2', rows: 8 }, { entry: 'step6', rows: 8 }, { entry: 'step8', rows: 11 }]);
+    const rows = fixtureTokens(64, 84, 12, 1, 32);
+    // Prefill 4, steps, a 3-token block mid-way (the decode graph after start 0), steps to the end.
+    expect(decodeDiff(m, rows, [4, ...Array(30).fill(1), 3, ...Array(47).fill(1)])).toBeLessThan(1e-5);
+  });
+
+  it('should move a cache out of its graph session when a call needs eager ops, and keep two caches apart', () => {
+    const m = make({ valueHead: true });
+    const rows = fixtureTokens(3, 14, 5);
+    // Hooks send steps 6 and later to the eager path, which takes over the cache the graph session built.
+    const hook = { 'blocks.0.hook_resid_pre': () => undefined };
+    expect(decodeDiff(m, rows, [5, ...Array(9).fill(1)], (i) => (i >= 6 ? { hooks: hook } : {}))).toBeLessThan(1e-5);
+    // Two caches decoded in turns (two sessions), then a third for another batch size (a reused session resized).
+    const a = m.newKVCache(3);
+    const b = m.newKVCache(3);
+    const other = fixtureTokens(3, 14, 6);
+    const full = tf.tidy(() => [m.forward(rows).logits.arraySync(), m.forward(other).logits.arraySync()]);
+    let maxDiff = 0;
+    for (let t = 0; t < 14; t++) {
+      [a, b].forEach((kv, k) => {
+        const src = k === 0 ? rows : other;
+        const out = tf.tidy(() => m.decode(src.map((r) => [r[t]!]), kv).logits.arraySync());
+        maxDiff = Math.max(maxDiff, maxAbsDiff(out.flat(2), full[k]!.map((r) => r[t]!).flat()));
+      });
+    }
+    m.disposeKVCache(a);
+    m.disposeKVCache(b);
+    expect(maxDiff).toBeLessThan(1e-5);
+    expect(decodeDiff(m, fixtureTokens(5, 9, 7), [2, ...Array(7).fill(1)])).toBeLessThan(1e-5);
   });
 
   it('should leave no tensors behind after graph training steps', async () => {

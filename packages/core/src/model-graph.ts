@@ -18,7 +18,7 @@ import { parameterShapes } from './model.js';
  * - `kv`: a program whose sessions each hold one KV cache in variables (`buildKV`), with the entries
  *   `init`:   B                                    -> (sizes the cache for B rows)
  *   `decode`: ids [B, n], M, start, P              -> out for the n new positions (the cache grows by n)
- *   `step`:   `decode` for n = 1, with fewer and cheaper ops
+ *   `stepN`:  `decode` for n = 1, with fewer and cheaper ops, reading the cache in N pieces (`stepPlan`)
  *   `read`:   length                               -> K_0..K_{L-1}, V_0..V_{L-1} ([B, H, length, d_head])
  */
 
@@ -30,7 +30,7 @@ export interface ModelGraphs {
   kv: GraphProgram<KVEntry>;
 }
 
-export type KVEntry = 'init' | 'decode' | 'step' | 'read';
+export type KVEntry = 'init' | 'decode' | 'read' | `step${number}`;
 
 const cache = new Map<string, ModelGraphs>();
 
@@ -85,6 +85,25 @@ interface ForwardInputs {
   P: Record<string, GNode>;
   /** `decode`/`step`: the cache variables per layer, [keys, values], time-major [C, B, H, d_head]. */
   cache?: (readonly [GNode, GNode])[];
+  /** `step`: attend over the cache in `n` pieces of `rows` rows (int32 scalar), the last one shorter. */
+  chunks?: { n: number; rows: GNode };
+}
+
+/**
+ * A decoding step reads the cache in pieces of at most CHUNK_ELEMENTS elements (at least 8 rows, at most
+ * MAX_CHUNKS pieces). Over ~100k elements Eigen splits an op across threads, and for these short ops the
+ * hand-off costs more than it saves: the S-config step (B = 32) took 1.6 ms with 48 cached positions and
+ * 2.5 ms with 56 in one piece, 1.3-1.9 ms with 56 in two (in-process, same graph).
+ */
+const CHUNK_ELEMENTS = 65536;
+const MAX_CHUNKS = 8;
+
+/** The step entry and rows per piece for a cache of `batch` rows that holds `length` positions before the step. */
+export function stepPlan(c: ModelConfig, batch: number, length: number): { entry: `step${number}`; rows: number } {
+  const S = length + 1;
+  let rows = Math.max(8, Math.floor(CHUNK_ELEMENTS / (batch * c.dModel)));
+  if (Math.ceil(S / rows) > MAX_CHUNKS) rows = Math.ceil(S / MAX_CHUNKS);
+  return { entry: `step${Math.ceil(S / rows)}`, rows };
 }
 
 function buildForward(c: ModelConfig, kind: 'infer' | 'train'): CompiledGraph {
@@ -116,14 +135,61 @@ function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
   const io = { ids: g.placeholder('ids', 'int32', [-1, -1]), mask: g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]), start: g.placeholder('start', 'int32', []), P: paramInputs(g, c), cache };
   const inputs = [io.ids, io.mask, io.start, ...Object.values(io.P)];
   const decode = forward(g, c, 'decode', io).out;
-  g.setSerial(true);
-  const step = forward(g, c, 'step', io).out; // add nothing after this: it would run after the step's ops
+  const rows = g.placeholder('chunk_rows', 'int32', []);
+  const steps: Record<string, { inputs: GNode[]; outputs: GNode[] }> = {};
+  for (let n = 1; n <= Math.min(MAX_CHUNKS, c.contextLength); n++) {
+    g.setSerial(true); // one chain per entry
+    steps[`step${n}`] = { inputs: [...inputs, rows], outputs: [forward(g, c, 'step', { ...io, chunks: { n, rows } }).out] };
+  }
   return compileProgram(g, {
+    ...steps,
     init: { inputs: [batch], outputs: [sized] },
     decode: { inputs, outputs: [decode] },
-    step: { inputs, outputs: [step] },
     read: { inputs: [length], outputs: [...read.filter((_, i) => i % 2 === 0), ...read.filter((_, i) => i % 2 === 1)] },
   });
+}
+
+interface StepViews {
+  /** [start]: the cache row this step writes. */
+  at: GNode;
+  /** The pieces the step reads the S = start + 1 cached rows in: Slice begin and size for the cache ([S, B, H, d_head]) and the pattern ([S, B, H]). */
+  pieces: { cache: [GNode, GNode]; pattern: [GNode, GNode] }[];
+}
+
+/** The shape arithmetic of a step, done once for all layers (each op here costs as much as a small matmul). */
+function stepViews(g: GraphBuilder, io: ForwardInputs): StepViews {
+  const S = g.add(io.start, 1);
+  const n = io.chunks?.n ?? 1;
+  const R = io.chunks?.rows ?? S;
+  const [zero, all] = [g.scalar(0, 'int32'), g.scalar(-1, 'int32')];
+  const pieces = Array.from({ length: n }, (_, i) => {
+    const begin = i === 0 ? zero : g.mul(R, i);
+    const size = i < n - 1 ? R : i === 0 ? S : g.sub(S, begin);
+    return { cache: [g.pack([begin, zero, zero, zero]), g.pack([size, all, all, all])], pattern: [g.pack([begin, zero, zero]), g.pack([size, all, all])] } as StepViews['pieces'][number];
+  });
+  return { at: g.reshape(io.start, [1]), pieces };
+}
+
+/**
+ * Attention for one new token per row: q, k, v are [B, H, d_head] slices of [B, 3, H, d_head] (no
+ * transpose), the new key and value go into row `start` of the time-major cache, and attention over the
+ * S cached rows is broadcast products and sums, piece by piece (tiny batched matmuls cost more than they
+ * compute here). Softmax written out too: at these sizes TensorFlow's oneDNN Softmax and BatchMatMul
+ * kernels cost several times the Eigen element-wise ops (measured with ONEDNN_VERBOSE=1). Returns z [B, D].
+ */
+function stepAttention(g: GraphBuilder, c: ModelConfig, qkv: GNode, [cacheK, cacheV]: readonly [GNode, GNode], step: StepViews): GNode {
+  const H = c.nHeads;
+  const dh = c.dModel / H;
+  const [q1, k1, v1] = g.unpack(g.reshape(qkv, [-1, 3, H, dh]), 3, 1) as [GNode, GNode, GNode];
+  const kAll = g.scatterUpdate(cacheK, step.at, g.expandDims(k1, 0));
+  const vAll = g.scatterUpdate(cacheV, step.at, g.expandDims(v1, 0));
+  const q = g.expandDims(g.mul(q1, 1 / Math.sqrt(dh)), 0);
+  const scores = g.concat(step.pieces.map((pc) => g.sum(g.mul(q, g.slice(kAll, ...pc.cache)), [3])), 0); // [S, B, H]
+  const e = g.exp(g.sub(scores, g.max(scores, [0], true)));
+  const pattern = g.div(e, g.sum(e, [0], true));
+  const one = step.pieces.length === 1;
+  const parts = step.pieces.map((pc) => g.sum(g.mul(g.expandDims(one ? pattern : g.slice(pattern, ...pc.pattern), 3), g.slice(vAll, ...pc.cache)), [0]));
+  return g.reshape(g.addN(parts), [-1, c.dModel]);
 }
 
 function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs): { out: GNode; saved: GNode[] } {
@@ -133,13 +199,14 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
   const { ids, mask, start, P } = io;
   const saved: GNode[] = [];
   const rows = (k: GNode): GNode => g.pack([k, g.scalar(-1, 'int32'), g.scalar(-1, 'int32'), g.scalar(-1, 'int32')]);
-  const origin = g.ints([0, 0, 0, 0]);
 
-  const [B, T] = g.dims(ids, 2) as [GNode, GNode];
-  const flat = g.reshape(ids, [-1]);
-  const embed = g.gather(P['embed.W_E']!, flat);
-  const pos = g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)));
-  let x = g.reshape(g.add(g.reshape(embed, [B, T, D]), pos), [-1, D]);
+  const step = kind === 'step' ? stepViews(g, io) : undefined;
+  const [B, T] = step ? [g.scalar(-1, 'int32'), g.scalar(1, 'int32')] : (g.dims(ids, 2) as [GNode, GNode]);
+  const embed = g.gather(P['embed.W_E']!, g.reshape(ids, [-1]));
+  // One position per row (`step`): [B, D] + [1, D] needs no reshapes.
+  let x = step
+    ? g.add(embed, g.gather(P['pos_embed.W_pos']!, step.at))
+    : g.reshape(g.add(g.reshape(embed, [B, T, D]), g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)))), [-1, D]);
   // BiasAdd fuses with MatMul in TensorFlow's optimizer, which pays on large inputs; for one token per row
   // (`step`) the fused oneDNN kernel is slower than MatMul + AddV2.
   const linear = (h: GNode, w: string, b: string): GNode => (kind === 'step' ? g.add(g.matMul(h, P[w]!), P[b]!) : g.biasAdd(g.matMul(h, P[w]!), P[b]!));
@@ -149,6 +216,8 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
   const mlpBlock = (x1: GNode, p: string): { x: GNode; saved: GNode[] } => {
     const ln2 = layerNorm(g, x1, P[`${p}.ln2.w`]!, P[`${p}.ln2.b`]!, c.layerNormEps);
     const u = linear(ln2.y, `${p}.mlp.W_in`, `${p}.mlp.b_in`);
+    // ½(1 + tanh z) = sigmoid(2z): two ops fewer where op count, not arithmetic, sets the time.
+    if (step) return { x: g.add(x1, linear(g.mul(u, g.sigmoid(g.mul(u, g.add(g.mul(g.square(u), 2 * GELU_C2), 2 * GELU_C1)))), `${p}.mlp.W_out`, `${p}.mlp.b_out`)), saved: [] };
     const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
     const half = g.add(g.mul(t, 0.5), 0.5);
     const gl = g.mul(u, half);
@@ -160,21 +229,7 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
     const ln1 = layerNorm(g, x, P[`${p}.ln1.w`]!, P[`${p}.ln1.b`]!, c.layerNormEps);
     const qkv = linear(ln1.y, `${p}.attn.W_QKV`, `${p}.attn.b_QKV`);
     if (kind === 'step') {
-      // One new token per row: q, k, v are [B, H, d_head] slices of [B, 3, H, d_head] (no transpose), the
-      // new key and value go into row `start` of the cache, and attention over the S = start + 1 cached rows
-      // is broadcast products and sums (tiny batched matmuls cost more than they compute here).
-      const [q1, k1, v1] = g.unpack(g.reshape(qkv, [B, 3, H, dh]), 3, 1) as [GNode, GNode, GNode];
-      const at = g.reshape(start, [1]);
-      const [cacheK, cacheV] = io.cache![l]!;
-      const k = g.slice(g.scatterUpdate(cacheK, at, g.reshape(k1, [1, B, H, dh])), origin, rows(g.add(start, 1))); // [S, B, H, dh]
-      const v = g.slice(g.scatterUpdate(cacheV, at, g.reshape(v1, [1, B, H, dh])), origin, rows(g.add(start, 1)));
-      // Softmax written out too: at these sizes TensorFlow's oneDNN Softmax and BatchMatMul kernels cost
-      // several times the Eigen element-wise ops (measured with ONEDNN_VERBOSE=1).
-      const scores = g.sum(g.mul(g.reshape(g.mul(q1, 1 / Math.sqrt(dh)), [1, B, H, dh]), k), [3]); // [S, B, H]
-      const e = g.exp(g.sub(scores, g.max(scores, [0], true)));
-      const pattern = g.div(e, g.sum(e, [0], true));
-      const z = g.reshape(g.sum(g.mul(g.reshape(pattern, [-1, B, H, 1]), v), [0]), [-1, D]);
-      x = mlpBlock(g.add(x, linear(z, `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
+      x = mlpBlock(g.add(x, linear(stepAttention(g, c, qkv, io.cache![l]!, step!), `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
       continue;
     }
     const [q0, k0, v0] = g.unpack(g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]), 3, 0) as [GNode, GNode, GNode];
@@ -187,7 +242,7 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
       // Write the T new rows of the time-major cache, then attend over its first S rows.
       const at = g.range(start, S);
       const [cacheK, cacheV] = io.cache![l]!;
-      const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), origin, rows(S)), [1, 2, 0, 3]);
+      const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), rows(S)), [1, 2, 0, 3]);
       k = cached(cacheK, k0);
       v = cached(cacheV, v0);
     }
@@ -209,6 +264,7 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
     return { out: g.reshape(c.valueHead ? g.concat([logits, f], 1) : logits, [B, T, c.vocabSize + (c.valueHead ? D : 0)]), saved };
   }
   const out2d = c.valueHead ? g.concat([logits, linear(f, 'value_head.W', 'value_head.b')], 1) : logits;
+  if (step) return { out: g.reshape(out2d, [-1, 1, c.vocabSize + (c.valueHead ? 1 : 0)]), saved };
   return { out: g.reshape(out2d, [B, T, c.vocabSize + (c.valueHead ? 1 : 0)]), saved };
 }
 
@@ -290,8 +346,10 @@ function buildBackward(c: ModelConfig): CompiledGraph {
 
 /** A KV cache held in a session of the `kv` program; `release` hands the session back for reuse. */
 export interface KVSession {
-  /** Runs `decode` (or `step`, for one new token per row) and returns `out`. */
-  run(entry: 'decode' | 'step', inputs: readonly tf.Tensor[]): tf.Tensor3D;
+  /** Runs `decode` with its inputs (ids, mask, start, P) and returns `out`. */
+  decode(inputs: readonly tf.Tensor[]): tf.Tensor3D;
+  /** `decode` for one new token per row after `length` cached positions. */
+  step(inputs: readonly tf.Tensor[], length: number): tf.Tensor3D;
   /** The first `length` positions of the cache: keys per layer, then values per layer, [B, H, length, d_head]. */
   read(length: number): tf.Tensor4D[];
   release(): void;
@@ -328,7 +386,11 @@ export function openKVSession(c: ModelConfig, batch: number, owner: object): KVS
   };
   dropped.register(owner, release, owner);
   return {
-    run: (entry, inputs) => slot.session.run(entry, inputs)[0] as tf.Tensor3D,
+    decode: (inputs) => slot.session.run('decode', inputs)[0] as tf.Tensor3D,
+    step(inputs, length) {
+      const plan = stepPlan(c, batch, length);
+      return slot.session.run(plan.entry, [...inputs, tf.scalar(plan.rows, 'int32')])[0] as tf.Tensor3D;
+    },
     read: (length) => tf.tidy(() => slot.session.run('read', [tf.scalar(length, 'int32')])) as tf.Tensor4D[],
     release() {
       dropped.unregister(owner);

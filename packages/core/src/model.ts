@@ -368,7 +368,10 @@ export class Transformer {
           kvSessions.set(kv, session);
         }
         const s = session;
-        const result = tf.tidy(() => this.splitOutput(s.run(n === 1 ? 'step' : 'decode', [ids, this.mask, tf.scalar(kv.length, 'int32'), ...this.variables()])));
+        const result = tf.tidy(() => {
+          const inputs = [ids, this.mask, tf.scalar(kv.length, 'int32'), ...this.variables()];
+          return this.splitOutput(n === 1 ? s.step(inputs, kv.length) : s.decode(inputs));
+        });
         kv.length += n;
         return result;
       }
