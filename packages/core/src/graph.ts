@@ -248,9 +248,9 @@ export class GraphBuilder {
   mean(x: GNode, axes: readonly number[], keepDims = false): GNode {
     return this.reduce('Mean', x, axes, keepDims);
   }
-  /** Reshape to `shape`: numbers and (int32 scalar) nodes, at most one -1. */
-  reshape(x: GNode, shape: readonly Operand[]): GNode {
-    const target = shape.every((s) => typeof s === 'number') ? this.ints(shape as number[]) : this.pack(shape.map((s) => (typeof s === 'number' ? this.scalar(s, 'int32') : s)));
+  /** Reshape to `shape`: numbers and (int32 scalar) nodes, at most one -1; or an int32 vector node. */
+  reshape(x: GNode, shape: readonly Operand[] | GNode): GNode {
+    const target = shape instanceof GNode ? shape : shape.every((s) => typeof s === 'number') ? this.ints(shape as number[]) : this.pack(shape.map((s) => (typeof s === 'number' ? this.scalar(s, 'int32') : s)));
     return this.op('Reshape', [x, target], { Tshape: { type: 'int32' } });
   }
   transpose(x: GNode, perm: readonly number[]): GNode {

@@ -368,10 +368,7 @@ export class Transformer {
           kvSessions.set(kv, session);
         }
         const s = session;
-        const result = tf.tidy(() => {
-          const inputs = [ids, this.mask, tf.scalar(kv.length, 'int32'), ...this.variables()];
-          return this.splitOutput(n === 1 ? s.step(inputs, kv.length) : s.decode(inputs));
-        });
+        const result = tf.tidy(() => this.splitOutput(s.decode(ids, kv.length, this.variables(), this.mask)));
         kv.length += n;
         return result;
       }
