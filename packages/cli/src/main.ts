@@ -23,7 +23,7 @@ commands:
   bench [--steps N] [--warmup N] [--configs S,M,L] [--rollout-repeats N] [--json] [--no-torch]
                                training ms/step, tokens/s, % of matmul peak, memory and KV-cache
                                rollout speed-up for configs S, M, L (default 30 timed steps after
-                               3 warm-up steps, median of 3 rollouts per mode); then the same in
+                               3 warm-up steps, median of 5 rollouts per mode, in turns); then the same in
                                PyTorch (bench/torch_reference.py, when python3 can import torch;
                                REGIME_ZOO_PYTHON picks the interpreter) and the tfjs/PyTorch ratios
   help                         this text`;
@@ -127,7 +127,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       }
       const steps = positiveInt('bench', 'steps', values.steps, 30);
       const warmup = positiveInt('bench', 'warmup', values.warmup, 3, 0);
-      const repeats = positiveInt('bench', 'rollout-repeats', values['rollout-repeats'], 3);
+      const repeats = positiveInt('bench', 'rollout-repeats', values['rollout-repeats'], 5);
       for (const v of [steps, warmup, repeats]) {
         if (typeof v === 'string') {
           out(v);

@@ -76,7 +76,7 @@ export interface BenchmarkOptions {
   promptLength?: number;
   /** Tokens each episode generates (default 48). */
   generateTokens?: number;
-  /** Timed rollouts per mode, after one untimed full-length warm-up rollout; the median is reported (default 3). */
+  /** Timed rollouts per mode, after one untimed full-length warm-up rollout each; the modes take turns and the median is reported (default 5). */
   rolloutRepeats?: number;
   /** Size of the square matmul that measures the machine's peak (default 1024). */
   matmulSize?: number;
@@ -295,7 +295,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
   const promptLength = options.promptLength ?? 8;
   const generateTokens = options.generateTokens ?? 48;
   const episodes = options.rolloutEpisodes ?? BENCH_SHAPE.batch;
-  const repeats = options.rolloutRepeats ?? 3;
+  const repeats = options.rolloutRepeats ?? 5;
   checkPositiveInt('steps', steps);
   checkPositiveInt('warmupSteps', warmupSteps, 0);
   checkPositiveInt('matmulSize', matmulSize);
@@ -377,26 +377,30 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
       let rolloutResult: RolloutMeasurement | undefined;
       if (options.rollouts ?? true) {
         const env = benchEnvironment({ vocabSize, promptLength, generateTokens });
-        const timeRollout = (kvCache: boolean): number => {
-          // A full-length warm-up: the first call at each new sequence length sets up TensorFlow's kernels
-          // for that shape (oneDNN compiles some per shape), a one-off cost that is not the decoding speed.
-          rollout(model, env, { episodes, rng: new Rng(seed + 1), kvCache, maxLength: promptLength + generateTokens });
-          const ts: number[] = [];
-          for (let i = 0; i < repeats; i++) {
-            const t0 = performance.now();
-            const eps = rollout(model, env, { episodes, rng: new Rng(seed + 2 + i), kvCache, maxLength: promptLength + generateTokens });
-            ts.push(performance.now() - t0);
-            const generated = eps.reduce((a, e) => a + e.actionMask.filter(Boolean).length, 0);
-            if (generated !== episodes * generateTokens) throw new ZooError('INTERNAL', `bench rollout generated ${generated} tokens, expected ${episodes * generateTokens}`);
-          }
-          sampledRss = Math.max(sampledRss, process.memoryUsage.rss());
-          return stats(ts).median;
+        const maxLength = promptLength + generateTokens;
+        const timeRollout = (kvCache: boolean, i: number): number => {
+          const t0 = performance.now();
+          const eps = rollout(model, env, { episodes, rng: new Rng(seed + 2 + i), kvCache, maxLength });
+          const ms = performance.now() - t0;
+          const generated = eps.reduce((a, e) => a + e.actionMask.filter(Boolean).length, 0);
+          if (generated !== episodes * generateTokens) throw new ZooError('INTERNAL', `bench rollout generated ${generated} tokens, expected ${episodes * generateTokens}`);
+          return ms;
         };
-        log(`[bench] ${name}: rollouts, ${episodes} episodes × ${generateTokens} tokens after a ${promptLength}-token prompt, with the KV cache`);
+        log(`[bench] ${name}: rollouts, ${episodes} episodes × ${generateTokens} tokens after a ${promptLength}-token prompt, with and without the KV cache in turns`);
         const cpu1 = cpuSample();
-        const withMs = timeRollout(true);
-        log(`[bench] ${name}: ... and without it`);
-        const withoutMs = timeRollout(false);
+        // A full-length warm-up per mode: the first call at each new sequence length sets up TensorFlow's
+        // kernels for that shape (oneDNN compiles some per shape), a one-off cost that is not the decoding speed.
+        for (const kvCache of [true, false]) rollout(model, env, { episodes, rng: new Rng(seed + 1), kvCache, maxLength });
+        // The modes take turns, so that a change in the machine's speed (a shared VM) hits both alike.
+        const withTimes: number[] = [];
+        const withoutTimes: number[] = [];
+        for (let i = 0; i < repeats; i++) {
+          withTimes.push(timeRollout(true, i));
+          withoutTimes.push(timeRollout(false, i));
+        }
+        sampledRss = Math.max(sampledRss, process.memoryUsage.rss());
+        const withMs = stats(withTimes).median;
+        const withoutMs = stats(withoutTimes).median;
         const rolloutLoad = otherLoad(cpu1, cpuSample());
         const generated = episodes * generateTokens;
         const withCache = { ms: withMs, tokensPerSecond: generated / (withMs / 1000) };

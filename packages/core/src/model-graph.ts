@@ -9,15 +9,17 @@ import { parameterShapes } from './model.js';
  * against the eager path and finite differences).
  *
  * Graphs and their inputs (P = the parameters in `parameterShapes` order, M = the [C, C] causal mask):
- * - `infer`:   ids [B, T], M, P                    -> out
+ * - `infer`:   ids [B, T], M, P                    -> logits [B, T, V] (, values [B, T] with a value head)
  * - `train`:   ids [B, T], M, P'                   -> out', saved activations
  * - `backward`: ids, d_out', P', saved activations -> one gradient per parameter of P', in order
- * `out` is the logits [B, T, V], with the value head's output appended as one more column when the model
- * has one ([B, T, V + 1]). P' (`trunkParameters`) leaves out the value head: `out'` appends the final
- * LayerNorm output instead ([B, T, V + D]) and model.ts applies the head with eager ops.
- * - `kv`: a program whose sessions each hold one KV cache in variables (`buildKV`), with the entries
+ * P' (`trunkParameters`) leaves out the value head: `out'` is the logits [B, T, V] with the final
+ * LayerNorm output appended when the model has a value head ([B, T, V + D]); model.ts applies the head
+ * with eager ops.
+ * - `kv`: a program whose sessions each hold one KV cache and a copy of P in variables (`buildKV`), with
+ *   the entries
  *   `init`:   B                                    -> (sizes the cache for B rows)
- *   `decode`: ids [B, n], M, start, P              -> out for the n new positions (the cache grows by n)
+ *   `load`:   P                                    -> (copies the parameters into the session)
+ *   `decode`: ids [B, n], M, start                 -> logits (, values) of the n new positions (the cache grows by n)
  *   `stepN`:  `decode` for n = 1, with fewer and cheaper ops, reading the cache in N pieces (`stepPlan`)
  *   `read`:   length                               -> K_0..K_{L-1}, V_0..V_{L-1} ([B, H, length, d_head])
  */
@@ -110,8 +112,8 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'train'): CompiledGraph {
   const g = new GraphBuilder();
   const ids = g.placeholder('ids', 'int32', [-1, -1]);
   const mask = g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]);
-  const { out, saved } = forward(g, c, kind, { ids, mask, start: g.scalar(0, 'int32'), P: paramInputs(g, c, kind === 'train') });
-  return compileGraph(g, kind === 'train' ? [out, ...saved] : [out]);
+  const { out, outputs, saved } = forward(g, c, kind, { ids, mask, start: g.scalar(0, 'int32'), P: paramInputs(g, c, kind === 'train') });
+  return compileGraph(g, kind === 'train' ? [out, ...saved] : outputs);
 }
 
 /**
@@ -138,18 +140,18 @@ function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
   const length = g.placeholder('length', 'int32', []);
   const read = cache.flat().map((v) => g.transpose(g.slice(v, g.ints([0, 0, 0, 0]), g.pack([length, g.scalar(-1, 'int32'), g.scalar(-1, 'int32'), g.scalar(-1, 'int32')])), [1, 2, 0, 3]));
   const io = { ids: g.placeholder('ids', 'int32', [-1, -1]), mask: g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]), start: g.placeholder('start', 'int32', []), P, cache };
-  const decode = forward(g, c, 'decode', io).out;
+  const decode = forward(g, c, 'decode', io).outputs;
   const rows = g.placeholder('chunk_rows', 'int32', []);
   const steps: Record<string, { inputs: GNode[]; outputs: GNode[] }> = {};
   for (let n = 1; n <= Math.min(MAX_CHUNKS, c.contextLength); n++) {
     g.setSerial(true); // one chain per entry
-    steps[`step${n}`] = { inputs: [io.ids, io.start, rows], outputs: [forward(g, c, 'step', { ...io, chunks: { n, rows } }).out] };
+    steps[`step${n}`] = { inputs: [io.ids, io.start, rows], outputs: forward(g, c, 'step', { ...io, chunks: { n, rows } }).outputs };
   }
   return compileProgram(g, {
     ...steps,
     init: { inputs: [batch], outputs: [sized] },
     load: { inputs: Object.values(feeds), outputs: [loaded] },
-    decode: { inputs: [io.ids, io.mask, io.start], outputs: [decode] },
+    decode: { inputs: [io.ids, io.mask, io.start], outputs: decode },
     read: { inputs: [length], outputs: [...read.filter((_, i) => i % 2 === 0), ...read.filter((_, i) => i % 2 === 1)] },
   });
 }
@@ -208,7 +210,7 @@ function stepAttention(g: GraphBuilder, c: ModelConfig, qkv: GNode, [cacheK, cac
   return g.reshape(g.addN(parts), [-1, c.dModel]);
 }
 
-function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs): { out: GNode; saved: GNode[] } {
+function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs): { out: GNode; outputs: GNode[]; saved: GNode[] } {
   const D = c.dModel;
   const H = c.nHeads;
   const dh = D / H;
@@ -277,11 +279,13 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
   if (kind === 'train') {
     // The value head stays outside (model.ts applies it to these extra columns) so that a loss without
     // values gives its weights no gradient, exactly as on the eager path.
-    return { out: g.reshape(c.valueHead ? g.concat([logits, f], 1) : logits, [B, T, c.vocabSize + (c.valueHead ? D : 0)]), saved };
+    const out = g.reshape(c.valueHead ? g.concat([logits, f], 1) : logits, [B, T, c.vocabSize + (c.valueHead ? D : 0)]);
+    return { out, outputs: [out], saved };
   }
-  const out2d = c.valueHead ? g.concat([logits, linear(f, 'value_head.W', 'value_head.b')], 1) : logits;
-  if (step) return { out: g.reshape(out2d, [-1, 1, c.vocabSize + (c.valueHead ? 1 : 0)]), saved };
-  return { out: g.reshape(out2d, [B, T, c.vocabSize + (c.valueHead ? 1 : 0)]), saved };
+  // Inference returns logits and values as separate outputs (no slicing afterwards).
+  const outputs = [g.reshape(logits, [B, T, c.vocabSize])];
+  if (c.valueHead) outputs.push(g.reshape(linear(f, 'value_head.W', 'value_head.b'), [B, T]));
+  return { out: outputs[0]!, outputs, saved };
 }
 
 function buildBackward(c: ModelConfig): CompiledGraph {
@@ -363,10 +367,10 @@ function buildBackward(c: ModelConfig): CompiledGraph {
 /** A KV cache held in a session of the `kv` program; `release` hands the session back for reuse. */
 export interface KVSession {
   /**
-   * Feeds ids [B, n] after the `length` cached positions and returns `out` for them, computed with
-   * `params` (the model's variables, in `parameterShapes` order; loaded into the session when they change).
+   * Feeds ids [B, n] after the `length` cached positions and returns their logits (and values), computed
+   * with `params` (the model's variables, in `parameterShapes` order; loaded into the session when they change).
    */
-  decode(ids: tf.Tensor2D, length: number, params: readonly tf.Tensor[], mask: tf.Tensor2D): tf.Tensor3D;
+  decode(ids: tf.Tensor2D, length: number, params: readonly tf.Tensor[], mask: tf.Tensor2D): tf.Tensor[];
   /** The first `length` positions of the cache: keys per layer, then values per layer, [B, H, length, d_head]. */
   read(length: number): tf.Tensor4D[];
   release(): void;
@@ -412,9 +416,9 @@ export function openKVSession(c: ModelConfig, batch: number, owner: object): KVS
       }
       return tf.tidy(() => {
         const start = tf.scalar(length, 'int32');
-        if (ids.shape[1] !== 1) return slot.session.run('decode', [ids, mask, start])[0] as tf.Tensor3D;
+        if (ids.shape[1] !== 1) return slot.session.run('decode', [ids, mask, start]);
         const plan = stepPlan(c, batch, length);
-        return slot.session.run(plan.entry, [ids, start, tf.scalar(plan.rows, 'int32')])[0] as tf.Tensor3D;
+        return slot.session.run(plan.entry, [ids, start, tf.scalar(plan.rows, 'int32')]);
       });
     },
     read: (length) => tf.tidy(() => slot.session.run('read', [tf.scalar(length, 'int32')])) as tf.Tensor4D[],

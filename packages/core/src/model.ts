@@ -284,11 +284,9 @@ export class Transformer {
   }
 
   /** Logits (and values) from the compiled graphs' output [B, T, V (+1)]. */
-  private splitOutput(out: tf.Tensor3D): ForwardResult {
-    if (!this.config.valueHead) return { logits: out };
-    const [B, T] = out.shape;
-    const V = this.config.vocabSize;
-    return { logits: tf.slice(out, [0, 0, 0], [B, T, V]), values: tf.reshape(tf.slice(out, [0, 0, V], [B, T, 1]), [B, T]) };
+  /** Logits and (with a value head) values from an inference graph's outputs. */
+  private inferred([logits, values]: tf.Tensor[]): ForwardResult {
+    return values ? { logits: logits as tf.Tensor3D, values: values as tf.Tensor2D } : { logits: logits as tf.Tensor3D };
   }
 
   /**
@@ -301,7 +299,7 @@ export class Transformer {
     // activations for: the inference graph is enough.
     const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
     if (!taping) {
-      return this.splitOutput(graphs.infer.run([ids, this.mask, ...this.variables()])[0] as tf.Tensor3D);
+      return this.inferred(graphs.infer.run([ids, this.mask, ...this.variables()]));
     }
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
@@ -368,7 +366,7 @@ export class Transformer {
           kvSessions.set(kv, session);
         }
         const s = session;
-        const result = tf.tidy(() => this.splitOutput(s.decode(ids, kv.length, this.variables(), this.mask)));
+        const result = tf.tidy(() => this.inferred(s.decode(ids, kv.length, this.variables(), this.mask)));
         kv.length += n;
         return result;
       }

@@ -16,12 +16,13 @@ export interface SampleOptions {
  */
 export function sampleToken(logits: ArrayLike<number>, rng: Rng, options: SampleOptions = {}, legal?: readonly number[]): number {
   const temperature = options.temperature ?? 1;
-  const banned = options.banned ? new Set(options.banned) : undefined;
-  const candidates: number[] = [];
-  if (legal) {
-    for (const id of legal) if (!banned?.has(id)) candidates.push(id);
+  const banned = options.banned?.length ? new Set(options.banned) : undefined;
+  let candidates: readonly number[];
+  if (legal && !banned) {
+    candidates = legal;
   } else {
-    for (let id = 0; id < logits.length; id++) if (!banned?.has(id)) candidates.push(id);
+    const ids = legal ?? Array.from({ length: logits.length }, (_, id) => id);
+    candidates = banned ? ids.filter((id) => !banned.has(id)) : ids;
   }
   if (candidates.length === 0) {
     throw new ZooError('ENV_ERROR', `no token may be sampled: legal ids [${legal ?? 'all'}] are all banned ([${options.banned ?? []}])`, { field: 'legal' });
