@@ -8,10 +8,11 @@ import { ZooError } from './errors.js';
 /*
  * Whole computations as one TensorFlow graph. On tfjs-node every eager op costs ~55 µs before any
  * arithmetic (docs/performance.md), and a training step of a small transformer is hundreds of ops. Here
- * the ops are written once into a TensorFlow GraphDef, wrapped in a SavedModel (graph only, no
+ * the ops are written once into a TensorFlow GraphDef, wrapped in a SavedModel (graph only, no saved
  * variables), loaded through tfjs-node's SavedModel binding and run with one call: the per-op cost inside
- * TensorFlow's graph executor is a few µs. Only the native backend can do this; `graphAvailable()` says
- * whether it can, and callers keep their eager path for the others.
+ * TensorFlow's graph executor is a few µs. A graph may also keep state between calls in variables
+ * (`compileProgram`: one session, with its own variables, per `open()`). Only the native backend can do
+ * this; `graphAvailable()` says whether it can, and callers keep their eager path for the others.
  */
 
 type DType = 'float32' | 'int32' | 'bool';
@@ -312,7 +313,7 @@ export class GraphBuilder {
     return this.raw('Range', [s, this.lift(limit, s), this.scalar(1, 'int32')], { Tidx: { type: 'int32' } }, 'int32')[0]!;
   }
 
-  /** The graph as a SavedModel (tag "serve", no variables, no signatures). */
+  /** The graph as a SavedModel (tag "serve"; no saved variables or signatures: `variable`s get their values from `assign` at run time). */
   serialize(): Uint8Array {
     const graph = new Pb();
     for (const n of this.nodes) graph.msg(1, n);

@@ -140,7 +140,7 @@ describe('compiled model graphs (native backend)', () => {
     expect(decodeDiff(m, rows, [4, ...Array(30).fill(1), 3, ...Array(47).fill(1)])).toBeLessThan(1e-5);
   });
 
-  it('should move a cache out of its graph session when a call needs eager ops, and keep two caches apart', () => {
+  it('should move a cache out of its graph session when a call needs eager ops, and keep two caches apart', async () => {
     const m = make({ valueHead: true });
     const rows = fixtureTokens(3, 14, 5);
     // Hooks send steps 6 and later to the eager path, which takes over the cache the graph session built.
@@ -163,6 +163,16 @@ describe('compiled model graphs (native backend)', () => {
     m.disposeKVCache(b);
     expect(maxDiff).toBeLessThan(1e-5);
     expect(decodeDiff(m, fixtureTokens(5, 9, 7), [2, ...Array(7).fill(1)])).toBeLessThan(1e-5);
+    // Caches of alternating batch sizes resize a pooled session each time, without leaking a tensor
+    // (decoded outside any tf.tidy, which would hide a leak).
+    await expectNoTensorLeak(() => {
+      for (const rows of [4, 2]) {
+        const kv = m.newKVCache(rows);
+        const { logits, values } = m.decode(fixtureTokens(rows, 3, 8), kv);
+        tf.dispose([logits, values!]);
+        m.disposeKVCache(kv);
+      }
+    }, 'resized sessions');
   });
 
   it('should leave no tensors behind after graph training steps', async () => {

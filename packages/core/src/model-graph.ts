@@ -71,6 +71,12 @@ function paramInputs(g: GraphBuilder, c: ModelConfig, trunkOnly = false): Record
   return P;
 }
 
+/** Slice size [n, -1, -1, -1]: the first n rows (of a time-major cache) and everything else. */
+function firstRows(g: GraphBuilder, n: GNode): GNode {
+  const all = g.scalar(-1, 'int32');
+  return g.pack([n, all, all, all]);
+}
+
 function layerNorm(g: GraphBuilder, x: GNode, w: GNode, b: GNode, eps: number): { y: GNode; xhat: GNode; rstd: GNode } {
   const xc = g.sub(x, g.mean(x, [1], true));
   const rstd = g.rsqrt(g.add(g.mean(g.square(xc), [1], true), eps));
@@ -138,7 +144,7 @@ function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
   const P = Object.fromEntries(Object.keys(feeds).map((name) => [name, g.variable(`param_${name.replace(/[^A-Za-z0-9_]/g, '_')}`)]));
   const loaded = g.addN(Object.keys(feeds).map((name) => size(g.assign(P[name]!, feeds[name]!))));
   const length = g.placeholder('length', 'int32', []);
-  const read = cache.flat().map((v) => g.transpose(g.slice(v, g.ints([0, 0, 0, 0]), g.pack([length, g.scalar(-1, 'int32'), g.scalar(-1, 'int32'), g.scalar(-1, 'int32')])), [1, 2, 0, 3]));
+  const read = cache.flat().map((v) => g.transpose(g.slice(v, g.ints([0, 0, 0, 0]), firstRows(g, length)), [1, 2, 0, 3]));
   const io = { ids: g.placeholder('ids', 'int32', [-1, -1]), mask: g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]), start: g.placeholder('start', 'int32', []), P, cache };
   const decode = forward(g, c, 'decode', io).outputs;
   const rows = g.placeholder('chunk_rows', 'int32', []);
@@ -177,7 +183,7 @@ function stepViews(g: GraphBuilder, c: ModelConfig, io: ForwardInputs): StepView
     const begin = i === 0 ? zero : g.mul(R, i);
     const size = i < n - 1 ? R : i === 0 ? S : g.sub(S, begin);
     return {
-      cache: [g.pack([begin, zero, zero, zero]), g.pack([size, all, all, all])],
+      cache: [g.pack([begin, zero, zero, zero]), firstRows(g, size)],
       pattern: [g.pack([begin, zero, zero]), g.pack([size, all, all])],
       scores: g.pack([size, B, g.scalar(c.nHeads, 'int32')]),
     } as StepViews['pieces'][number];
@@ -216,9 +222,9 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
   const dh = D / H;
   const { ids, mask, start, P } = io;
   const saved: GNode[] = [];
-  const rows = (k: GNode): GNode => g.pack([k, g.scalar(-1, 'int32'), g.scalar(-1, 'int32'), g.scalar(-1, 'int32')]);
 
   const step = kind === 'step' ? stepViews(g, c, io) : undefined;
+  // A step's output shapes are [-1, 1, ...]: no Shape op for the batch.
   const [B, T] = step ? [g.scalar(-1, 'int32'), g.scalar(1, 'int32')] : (g.dims(ids, 2) as [GNode, GNode]);
   const embed = g.gather(P['embed.W_E']!, g.reshape(ids, [-1]));
   // One position per row (`step`): [B, D] + [1, D] needs no reshapes.
@@ -260,7 +266,7 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
       // Write the T new rows of the time-major cache, then attend over its first S rows.
       const at = g.range(start, S);
       const [cacheK, cacheV] = io.cache![l]!;
-      const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), rows(S)), [1, 2, 0, 3]);
+      const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), firstRows(g, S)), [1, 2, 0, 3]);
       k = cached(cacheK, k0);
       v = cached(cacheV, v0);
     }
@@ -397,7 +403,9 @@ export function openKVSession(c: ModelConfig, batch: number, owner: object): KVS
   idle.set(program, pool);
   const slot = pool.pop() ?? { session: program.open(), batch: -1, params: [] };
   if (slot.batch !== batch) {
-    tf.dispose(slot.session.run('init', [tf.scalar(batch, 'int32')]));
+    tf.tidy(() => {
+      slot.session.run('init', [tf.scalar(batch, 'int32')]);
+    });
     slot.batch = batch;
   }
   let live = true;

@@ -71,11 +71,15 @@ describe('rollout', () => {
     expect(new Set(eps.map((e) => e.tokens.join(','))).size).toBe(1);
   });
 
-  it('should not grow tf.memory().numTensors over 100 rollouts', () => {
-    const rng = new Rng(4);
-    rollout(model, corridor, { episodes: 1, rng });
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 100; i++) rollout(model, corridor, { episodes: 1, rng });
-    expect(tf.memory().numTensors).toBe(before);
+  it('should not grow tf.memory().numTensors over 100 rollouts (with and without a value head)', () => {
+    const withValues = Transformer.create({ ...tinyConfig, valueHead: true });
+    for (const m of [model, withValues]) {
+      const rng = new Rng(4);
+      rollout(m, corridor, { episodes: 2, rng });
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 100; i++) rollout(m, corridor, { episodes: 2, rng });
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    withValues.dispose();
   });
 });

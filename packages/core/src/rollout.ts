@@ -134,7 +134,7 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
         }
       }
       if (!needs.some(Boolean)) {
-        if (kv) tf.dispose(model.decode(block, kv).logits);
+        if (kv) tf.dispose(Object.values(model.decode(block, kv)));
         continue;
       }
       const last = tf.tidy(() => {
