@@ -11,6 +11,7 @@ import {
   formatDoctorReport,
   runBenchmark,
   type BenchConfigName,
+  type BenchmarkResult,
   type TorchReference,
   type TorchReferenceResult,
 } from '@regime-zoo/core';
@@ -23,9 +24,9 @@ commands:
   bench [--steps N] [--warmup N] [--configs S,M,L] [--rollout-repeats N] [--json] [--no-torch]
                                training ms/step, tokens/s, % of matmul peak, memory and KV-cache
                                rollout speed-up for configs S, M, L (default 30 timed steps after
-                               3 warm-up steps, median of 5 rollouts per mode, in turns); then the same in
-                               PyTorch (bench/torch_reference.py, when python3 can import torch;
-                               REGIME_ZOO_PYTHON picks the interpreter) and the tfjs/PyTorch ratios
+                               3 warm-up steps, median of 5 rollouts per mode, in turns); each config
+                               then at once in PyTorch (bench/torch_reference.py, when python3 can
+                               import torch; REGIME_ZOO_PYTHON picks the interpreter); tfjs/PyTorch ratios
   help                         this text`;
 
 const TORCH_SCRIPT = path.join('bench', 'torch_reference.py');
@@ -86,6 +87,29 @@ async function runTorchReference(options: { steps: number; warmup: number; repea
   });
 }
 
+/**
+ * Times each config in tfjs and then, right away, in PyTorch: a shared machine's speed drifts by tens of
+ * percent over minutes, and timing all of one library before the other put that drift into the ratios.
+ */
+async function benchInTurns(
+  opts: { steps: number; warmup: number; repeats: number; configs: readonly BenchConfigName[] },
+  withTorch: boolean,
+): Promise<{ result: BenchmarkResult; reference: TorchReference }> {
+  const tfjs: BenchmarkResult[] = [];
+  const torch: TorchReferenceResult[] = [];
+  let skipped = withTorch ? undefined : '--no-torch';
+  for (const config of opts.configs) {
+    tfjs.push(await runBenchmark({ steps: opts.steps, warmupSteps: opts.warmup, rolloutRepeats: opts.repeats, configs: [config] }));
+    if (skipped !== undefined) continue; // once skipped (no torch, a failed run), the reference stays skipped
+    const t = await runTorchReference({ ...opts, configs: [config] });
+    if (t.ok) torch.push(t.result);
+    else skipped = t.reason;
+  }
+  const result = { ...tfjs[0]!, seconds: tfjs.reduce((a, r) => a + r.seconds, 0), configs: tfjs.flatMap((r) => r.configs) };
+  const reference: TorchReference = skipped !== undefined ? { ok: false, reason: skipped } : { ok: true, result: { ...torch[0]!, configs: torch.flatMap((r) => r.configs) } };
+  return { result, reference };
+}
+
 function positiveInt(command: string, flag: string, raw: string | undefined, fallback: number, min = 1): number | string {
   const n = raw === undefined ? fallback : Number(raw);
   if (!Number.isInteger(n) || n < min) return `zoo ${command}: --${flag} must be an integer ≥ ${min}, got "${raw}"`;
@@ -141,8 +165,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
         return 2;
       }
       const opts = { steps: steps as number, warmup: warmup as number, repeats: repeats as number, configs: configs as BenchConfigName[] };
-      const result = await runBenchmark({ steps: opts.steps, warmupSteps: opts.warmup, rolloutRepeats: opts.repeats, configs: opts.configs });
-      const reference: TorchReference = values['no-torch'] ? { ok: false, reason: '--no-torch' } : await runTorchReference(opts);
+      const { result, reference } = await benchInTurns(opts, !values['no-torch']);
       if (values.json) {
         const comparison = reference.ok ? compareWithReference(result, reference.result) : [];
         out(JSON.stringify({ tfjs: result, torch: reference.ok ? reference.result : { skipped: reference.reason }, comparison }, null, 2));
