@@ -5,7 +5,7 @@ import { maxAbsDiff, thrown } from '@regime-zoo/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureBackend } from './backend.js';
-import { compileGraph, GraphBuilder } from './graph.js';
+import { compileGraph, compileProgram, GraphBuilder } from './graph.js';
 
 // softmax(x·W + b) over the last axis, summed over rows: a graph with a constant, a reduction and shapes.
 function build(serial: boolean, scale: number) {
@@ -40,6 +40,28 @@ describe('GraphBuilder and compileGraph (native backend)', () => {
       expect(tf.memory().numTensors).toBe(before);
     }
     tf.dispose([x, w, b]);
+  });
+
+  it('should keep each session of a program its own variables, written in place by entry', () => {
+    ensureBackend();
+    // A counter per session: `reset` sets it to [0, 0, 0], `add` writes value v into row i and returns the sum.
+    const g = new GraphBuilder();
+    const counter = g.variable('counter');
+    const reset = g.raw('Shape', [g.assign(counter, g.fill(g.ints([3]), 0))], { T: { type: 'float32' }, out_type: { type: 'int32' } }, 'int32')[0]!;
+    const [i, v] = [g.placeholder('i', 'int32', [1]), g.placeholder('v', 'float32', [1])];
+    const total = g.sum(g.scatterUpdate(counter, i, v), [0]);
+    const program = compileProgram(g, { reset: { inputs: [], outputs: [reset] }, add: { inputs: [i, v], outputs: [total] } });
+    const [a, b] = [program.open(), program.open()];
+    const before = tf.memory().numTensors;
+    const add = (s: typeof a, row: number, value: number): number =>
+      tf.tidy(() => s.run('add', [tf.tensor1d([row], 'int32'), tf.tensor1d([value])])[0]!.dataSync()[0]!);
+    for (const s of [a, b]) tf.dispose(s.run('reset', []));
+    expect([add(a, 0, 2), add(a, 2, 5), add(b, 1, 1), add(a, 0, 1)]).toEqual([2, 7, 1, 6]);
+    expect(tf.memory().numTensors).toBe(before);
+    a.close();
+    expect(thrown(() => a.run('add', [])).code).toBe('INTERNAL');
+    expect(add(b, 2, 3)).toBe(4);
+    b.close();
   });
 
   it('should say which folder it could not write a graph to, and how to fix it', () => {

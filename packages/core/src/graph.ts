@@ -417,6 +417,7 @@ export interface GraphProgram<E extends string> {
   open(): GraphSession<E>;
 }
 
+/** Writes the graph's SavedModel once; sessions are loaded by `open()` (see `GraphProgram`). */
 export function compileProgram<E extends string>(g: GraphBuilder, entries: Record<E, Entry>): GraphProgram<E> {
   const bytes = g.serialize();
   const dir = writeSavedModel(bytes, createHash('sha256').update(bytes).digest('hex').slice(0, 24));
