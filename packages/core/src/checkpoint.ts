@@ -45,8 +45,7 @@ export async function saveCheckpoint(dir: string, o: SaveCheckpointOptions): Pro
   for (const [n, v] of o.model.params) tensors[`model/${n}`] = v;
   const state = o.trainer?.optimizer.stateTensors() ?? {};
   for (const [n, t] of Object.entries(state)) tensors[`optimizer/${n}`] = t;
-  const encoded = await tf.io.encodeWeights(tensors).finally(() => tf.dispose(Object.values(state)));
-  const { data, specs } = encoded;
+  const { data, specs } = await tf.io.encodeWeights(tensors).finally(() => tf.dispose(Object.values(state)));
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,

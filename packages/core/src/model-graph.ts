@@ -144,7 +144,8 @@ function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
   const P = Object.fromEntries(Object.keys(feeds).map((name) => [name, g.variable(`param_${name.replace(/[^A-Za-z0-9_]/g, '_')}`)]));
   const loaded = g.addN(Object.keys(feeds).map((name) => size(g.assign(P[name]!, feeds[name]!))));
   const length = g.placeholder('length', 'int32', []);
-  const read = cache.flat().map((v) => g.transpose(g.slice(v, g.ints([0, 0, 0, 0]), firstRows(g, length)), [1, 2, 0, 3]));
+  const read = (v: GNode): GNode => g.transpose(g.slice(v, g.ints([0, 0, 0, 0]), firstRows(g, length)), [1, 2, 0, 3]);
+  const cached = [...cache.map(([k]) => read(k)), ...cache.map(([, v]) => read(v))];
   const io = { ids: g.placeholder('ids', 'int32', [-1, -1]), mask: g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]), start: g.placeholder('start', 'int32', []), P, cache };
   const decode = forward(g, c, 'decode', io).outputs;
   const rows = g.placeholder('chunk_rows', 'int32', []);
@@ -153,12 +154,13 @@ function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
     g.setSerial(true); // one chain per entry
     steps[`step${n}`] = { inputs: [io.ids, io.start, rows], outputs: forward(g, c, 'step', { ...io, chunks: { n, rows } }).outputs };
   }
+  g.setSerial(false); // what is added from here on joins no step's chain
   return compileProgram(g, {
     ...steps,
     init: { inputs: [batch], outputs: [sized] },
     load: { inputs: Object.values(feeds), outputs: [loaded] },
     decode: { inputs: [io.ids, io.mask, io.start], outputs: decode },
-    read: { inputs: [length], outputs: [...read.filter((_, i) => i % 2 === 0), ...read.filter((_, i) => i % 2 === 1)] },
+    read: { inputs: [length], outputs: cached },
   });
 }
 
@@ -175,7 +177,6 @@ interface StepViews {
 /** The shape arithmetic of a step, done once for all layers (each op here costs as much as a small matmul). */
 function stepViews(g: GraphBuilder, c: ModelConfig, io: ForwardInputs): StepViews {
   const S = g.add(io.start, 1);
-  const B = g.dims(io.ids, 2)[0]!;
   const n = io.chunks?.n ?? 1;
   const R = io.chunks?.rows ?? S;
   const [zero, all] = [g.scalar(0, 'int32'), g.scalar(-1, 'int32')];
@@ -185,7 +186,7 @@ function stepViews(g: GraphBuilder, c: ModelConfig, io: ForwardInputs): StepView
     return {
       cache: [g.pack([begin, zero, zero, zero]), firstRows(g, size)],
       pattern: [g.pack([begin, zero, zero]), g.pack([size, all, all])],
-      scores: g.pack([size, B, g.scalar(c.nHeads, 'int32')]),
+      scores: g.pack([size, all, g.scalar(c.nHeads, 'int32')]),
     } as StepViews['pieces'][number];
   });
   return { at: g.reshape(io.start, [1]), pieces };

@@ -42,6 +42,12 @@ export interface KVCache {
 // Caches that live in a compiled graph session (see model-graph.ts `openKVSession`).
 const kvSessions = new WeakMap<KVCache, KVSession>();
 
+/** Hands a cache's graph session (if it has one) back for reuse. */
+function releaseSession(kv: KVCache): void {
+  kvSessions.get(kv)?.release();
+  kvSessions.delete(kv);
+}
+
 /** Token input: rows of ids (validated), or an int32 tensor [batch, time] (trusted). */
 export type TokenInput = readonly (readonly number[])[] | tf.Tensor2D;
 
@@ -283,7 +289,6 @@ export class Transformer {
     return !o.hooks && !o.cacheFilter && !(o.training && this.config.dropout > 0) && graphAvailable();
   }
 
-  /** Logits (and values) from the compiled graphs' output [B, T, V (+1)]. */
   /** Logits and (with a value head) values from an inference graph's outputs. */
   private inferred([logits, values]: tf.Tensor[]): ForwardResult {
     return values ? { logits: logits as tf.Tensor3D, values: values as tf.Tensor2D } : { logits: logits as tf.Tensor3D };
@@ -335,8 +340,7 @@ export class Transformer {
 
   /** Releases a KV cache's tensors (or its graph session). */
   disposeKVCache(kv: KVCache): void {
-    kvSessions.get(kv)?.release();
-    kvSessions.delete(kv);
+    releaseSession(kv);
     tf.dispose([...kv.keys, ...kv.values]);
     kv.keys = [];
     kv.values = [];
@@ -365,8 +369,7 @@ export class Transformer {
           session = openKVSession(this.config, kv.batch, kv);
           kvSessions.set(kv, session);
         }
-        const s = session;
-        const result = tf.tidy(() => this.inferred(s.decode(ids, kv.length, this.variables(), this.mask)));
+        const result = this.inferred(session.decode(ids, kv.length, this.variables(), this.mask));
         kv.length += n;
         return result;
       }
@@ -374,8 +377,7 @@ export class Transformer {
         const cached = session.read(kv.length);
         kv.keys = cached.slice(0, this.config.nLayers);
         kv.values = cached.slice(this.config.nLayers);
-        session.release();
-        kvSessions.delete(kv);
+        releaseSession(kv);
       }
       const next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } = { keys: [], values: [] };
       const result = tf.tidy(() => {
