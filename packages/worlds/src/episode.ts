@@ -142,11 +142,17 @@ function observedOutcome<S>(world: string, outcomes: readonly Outcome<S>[], seen
       }
     }),
   );
-  const matching = outcomes.filter((o) => o.observation.every((t, j) => j >= seen.length || seen[j] === t));
+  const agree = (o: Outcome<S>): number => {
+    let j = 0;
+    while (j < o.observation.length && j < seen.length && seen[j] === o.observation[j]) j++;
+    return j;
+  };
+  const matching = outcomes.filter((o) => agree(o) === Math.min(o.observation.length, seen.length));
   if (matching.length === 0) {
+    const where = at + 1 + Math.max(...outcomes.map(agree));
     const wrote = outcomes.map((o) => show(o.observation)).join(' | ');
-    throw new ZooError('BAD_SEQUENCE', `${world}: the observation at position ${at + 1} (${show(seen.slice(0, 3))}) is none of what the world can write there (${wrote})`, {
-      position: [at + 1],
+    throw new ZooError('BAD_SEQUENCE', `${world}: observation ${show(seen.slice(where - at - 1, where - at))} at position ${where} is none of what the world can write after the action at ${at} (${wrote})`, {
+      position: [where],
     });
   }
   return matching.length === 1 ? matching[0] : undefined;
