@@ -1,10 +1,11 @@
 import { Rng, rollout, Transformer } from '@regime-zoo/core';
-import { BOS_ID, SEP_ID } from '@regime-zoo/tokenizer';
+import { BOS_ID, createVocabulary, SEP_ID } from '@regime-zoo/tokenizer';
 import { describe, expect, it } from 'vitest';
 import { generateEpisodes } from './dataset.js';
 import { splitEpisode } from './episode.js';
-import { createGridKit, type GridRules, type GridState } from './grid.js';
+import { createGridKit, parseGrid, type GridRules, type GridState } from './grid.js';
 import { randomPolicy } from './policies.js';
+import { thrown } from './test-helpers.js';
 import type { ToyWorld } from './types.js';
 import { ids, isConditioning, render, tokenId, worldVocabulary } from './vocabulary.js';
 import { assembleWorld } from './world.js';
@@ -80,5 +81,29 @@ describe('a symbol added with extend({ symbols })', () => {
       expect(wells.evaluate(e.tokens).visible).toBeCloseTo(e.return, 9);
     }
     model.dispose();
+  });
+
+  it('should be a grid cell of the kit made for the vocabulary, with errors that say how to add a cell', () => {
+    expect(parseGrid(['W.A.G'], 'map', { vocabulary: vocab }).cells).toEqual(['W', '.', '.', '.', 'G']);
+    expect(grid.cells).toContain('W');
+    const builtIn = thrown(() => parseGrid(['W.A.G']));
+    expect(builtIn.code).toBe('OPTION_INVALID');
+    expect(builtIn.message).toBe("map: row 0 column 0: 'W' is not a map cell; cells are . # G P S I B O K D E F X (and A, the start)");
+    const unknown = thrown(() => createGridKit().cellId('W'));
+    expect(unknown.message).toMatch(/add it to the vocabulary \(vocabulary\.extend\(\{ symbols: \['W'\] \}\)\) and pass that vocabulary to createGridKit/);
+    // Only the cells asked for; a vocabulary without the moves is refused.
+    expect(thrown(() => createGridKit({ vocabulary: vocab, cells: ['.', 'G'] }).parse(['W.A.G'])).message).toMatch(/'W' is not a map cell; cells are \. G/);
+    expect(thrown(() => createGridKit({ vocabulary: vocab, cells: ['Q'] })).message).toMatch(/cells\[0\] 'Q' is not in the vocabulary; add it first/);
+    const bare = thrown(() => createGridKit({ vocabulary: createVocabulary({ symbols: ['.', '|', 'A'] }) }));
+    expect(bare).toMatchObject({ code: 'OPTION_INVALID', symbol: 'up' });
+    // A vocabulary of one's own, with other ids: moves and cells are looked up in it.
+    const own = createVocabulary({ symbols: ['right', 'left', 'down', 'up', '|', 'A', '.', 'G'] });
+    const kit = createGridKit({ vocabulary: own });
+    const m = kit.parse(['A.G']);
+    expect(render(kit.tokens(m), own)).toBe('A . G');
+    const s = kit.start(m, {});
+    const r: GridRules<GridState> = { ...rules, name: 'own' };
+    expect(kit.legal(r, s)).toEqual([own.id('right')]);
+    expect(kit.step(r, s, own.id('right')).observation).toEqual([own.id('.')]);
   });
 });
