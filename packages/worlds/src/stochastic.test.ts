@@ -5,6 +5,7 @@ import { generateEpisodes } from './dataset.js';
 import { splitEpisode } from './episode.js';
 import { createGridKit, type GridRules, type GridState } from './grid.js';
 import { plannerPolicy, randomPolicy, runEpisode, type Plannable } from './policies.js';
+import { enumerateMdp } from './power.js';
 import { chance, checkOutcomes, sampleOutcome } from './stochastic.js';
 import { thrown } from './test-helpers.js';
 import type { Outcome, ToyWorld } from './types.js';
@@ -91,6 +92,8 @@ describe('a stochastic world (randomness drawn at reset, carried in the state)',
     const e = thrown(() => plannerPolicy('p', { legalActions: model.legalActions, step: env.step, stochastic: true, key }, 'visible'));
     expect(e.code).toBe('OPTION_INVALID');
     expect(e.message).toMatch(/plannerPolicy\('p'\): the world is stochastic .* would read future dice; give outcomes\(state, action\)/);
+    // POWER's enumeration of a deterministic MDP refuses it too, rather than enumerate one draw of the dice.
+    expect(thrown(() => enumerateMdp(env.reset(new Rng(0)).state, { ...env, key })).message).toMatch(/enumerateMdp: the world is stochastic/);
   });
 
   it('should replay its episodes from tokens through the outcomes the observations show, with no dice', () => {
