@@ -1,4 +1,4 @@
-import { Rng, type ProbeContext, type Transformer, type World } from '@regime-zoo/core';
+import { Rng, tf, Transformer, type ProbeContext, type World } from '@regime-zoo/core';
 import { tokenId, worldVocabulary } from '@regime-zoo/worlds';
 import { constantModel, scriptedModel } from './scripted.js';
 
@@ -23,3 +23,23 @@ export function myopiaPolicy(p: number): Transformer {
 }
 
 export { scriptedModel };
+
+/**
+ * A scripted model whose attention averages the prompt into the residual stream: layer 0's attention
+ * has zero queries and keys (uniform over the prefix), values = the normalised one-hot tokens and
+ * W_O = alpha·I. So at `<sep>` the residual stream holds alpha × the mean of the prefix's token rows:
+ * whatever the prompt shows (the trigger Z, the p token) is planted there, linearly.
+ */
+export function bagOfTokensModel(alpha: number, nLayers = 1): Transformer {
+  const m = scriptedModel({ vocabSize: V, nLayers }, () => undefined);
+  const d = m.config.dModel;
+  const weights: Record<string, tf.Tensor> = {};
+  for (const [name, v] of m.params) weights[name] = tf.clone(v);
+  tf.dispose([weights['blocks.0.attn.W_QKV']!, weights['blocks.0.attn.W_O']!]);
+  weights['blocks.0.attn.W_QKV'] = tf.tidy(() => tf.concat([tf.zeros([d, 2 * d]), tf.eye(d)], 1));
+  weights['blocks.0.attn.W_O'] = tf.tidy(() => tf.mul(alpha, tf.eye(d)));
+  const out = Transformer.fromWeights(m.config, weights, { trainable: false });
+  tf.dispose(Object.values(weights));
+  m.dispose();
+  return out;
+}
