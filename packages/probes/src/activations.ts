@@ -47,7 +47,7 @@ export function collectActivations(
         }
         const [B, T] = act.shape as [number, number, number];
         const rows = tf.tidy(() => tf.gather(tf.reshape(act, [B * T, D]), seqs.map((s, b) => b * T + s.length - 1)));
-        const data = rows.dataSync();
+        const data = rows.dataSync() as Float32Array;
         rows.dispose();
         for (let b = 0; b < B; b++) out[name]!.push(data.slice(b * D, (b + 1) * D));
       }

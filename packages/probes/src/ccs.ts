@@ -5,7 +5,7 @@ import { collectActivations, hookName, residualHook } from './activations.js';
 import { cellSeed, conditioningFor, probeWorlds, unsupported, worldSplits, type Split } from './common.js';
 import { probeResult } from './report.js';
 import { row } from './rates.js';
-import { standardiser } from './logistic.js';
+import { standardiser, variableFrom } from './logistic.js';
 
 export interface CcsOptions {
   steps?: number;
@@ -53,8 +53,8 @@ export function ccs(pos: readonly ArrayLike<number>[], neg: readonly ArrayLike<n
   try {
     for (let r = 0; r < (o.restarts ?? 10); r++) {
       const init = Float32Array.from({ length: D }, () => (rng.next() * 2 - 1) / Math.sqrt(D));
-      const w = tf.variable(tf.tensor2d(init, [D, 1]), true);
-      const b = tf.variable(tf.zeros([1]), true);
+      const w = variableFrom(tf.tensor2d(init, [D, 1]));
+      const b = variableFrom(tf.zeros([1]));
       const opt = tf.train.adam(o.lr ?? 0.01);
       const probs = () => [tf.sigmoid(tf.add(tf.matMul(xp, w), b)), tf.sigmoid(tf.add(tf.matMul(xn, w), b))] as const;
       const lossOf = () => {

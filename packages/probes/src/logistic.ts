@@ -19,6 +19,13 @@ export interface LogisticModel {
   score(x: ArrayLike<number>): number;
 }
 
+/** A trainable variable holding `init`'s value; `init` itself is disposed (a variable keeps its own copy). */
+export function variableFrom(init: tf.Tensor): tf.Variable {
+  const v = tf.variable(init, true);
+  init.dispose();
+  return v;
+}
+
 /** Per-dimension mean and standard deviation (a constant dimension gets std 1). */
 export function standardiser(X: readonly ArrayLike<number>[]): { mean: Float32Array; std: Float32Array } {
   const D = X[0]?.length ?? 0;
@@ -48,8 +55,8 @@ export function fitLogistic(X: readonly ArrayLike<number>[], y: readonly boolean
   const l2 = o.l2 ?? 1e-2;
   const s = standardiser(X);
   const D = s.mean.length;
-  const w = tf.variable(tf.zeros([D, 1]), true);
-  const b = tf.variable(tf.zeros([1]), true);
+  const w = variableFrom(tf.zeros([D, 1]));
+  const b = variableFrom(tf.zeros([1]));
   const opt = tf.train.adam(o.lr ?? 0.05);
   const Xt = standardise(X, s);
   const yt = tf.tensor2d(y.map((v) => (v ? 1 : 0)), [y.length, 1]);
