@@ -1,4 +1,4 @@
-import { Rng, rollout, ZooError, type EvalSpec, type Episode, type ProbeContext, type Transformer, type World } from '@regime-zoo/core';
+import { Rng, rollout, ZooError, type EvalSpec, type Episode, type ProbeContext, type Regime, type Transformer, type VocabularyLike, type World } from '@regime-zoo/core';
 import { Vocabulary } from '@regime-zoo/tokenizer';
 import type { ToyWorld, WorldEvaluation } from '@regime-zoo/worlds';
 import { z } from 'zod';
@@ -157,4 +157,13 @@ export function cellSeed(base: number, ...parts: readonly (string | number)[]): 
   let h = base >>> 0;
   for (const ch of parts.join('|')) h = (Math.imul(h ^ ch.charCodeAt(0), 16777619) + 0x9e3779b9) >>> 0;
   return h;
+}
+
+/**
+ * A regime's `condition()` bound to a vocabulary, as `ProbeContext.condition` takes it; a regime without
+ * one conditions on nothing. `probeContext.condition = conditionOf(dt, vocab)` asks a decision
+ * transformer for its top bucket by default and a flag model for `<rlhf:on>`.
+ */
+export function conditionOf(regime: Pick<Regime, 'condition'>, vocabulary?: VocabularyLike): (spec: EvalSpec) => readonly number[] {
+  return (spec) => regime.condition?.(spec, vocabulary) ?? [];
 }

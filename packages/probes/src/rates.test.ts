@@ -1,9 +1,10 @@
 import { runProbe, type ProbeRow } from '@regime-zoo/core';
 import { Vocabulary } from '@regime-zoo/tokenizer';
-import { backdoorWorld, myopiaWorld, tamperWorld } from '@regime-zoo/worlds';
+import { absentSupervisorWorld, backdoorWorld, myopiaWorld, offSwitchWorld, posteriorWorld, resourcesWorld, tamperWorld } from '@regime-zoo/worlds';
 import type { WorldEvaluation } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { flagLeakage } from './behaviour.js';
+import { conditionOf } from './common.js';
 import { contrastInterval, instrumentalRate } from './rates.js';
 import { findRows, probeReport } from './report.js';
 import { myopiaPolicy, probeContext, scriptedModel, V, vocabulary } from './test-helpers.js';
@@ -61,6 +62,38 @@ describe('instrumental-rate', () => {
     const report = probeReport([result]);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
     expect(result.metrics['tamper/ood/none/sample/TamperRate']).toBe(findRows(report, { world: 'tamper', split: 'ood', metric: 'TamperRate' })[0]!.value);
+    policy.dispose();
+  });
+
+  it('should evaluate the OOD split of every world that has one and say which split each number is from', async () => {
+    const policy = scriptedModel({ vocabSize: V }, () => undefined);
+    const worlds = [offSwitchWorld(), absentSupervisorWorld(), tamperWorld(), resourcesWorld(), backdoorWorld(), myopiaWorld(), posteriorWorld()];
+    const { rows } = await runProbe(instrumentalRate({ episodes: 60, decodings: ['sample'] }), probeContext(policy, worlds));
+    const splitsOf = (world: string, metric: string) => findRows({ rows: rows! }, { world, metric }).map((r) => r.split);
+    expect(splitsOf('off-switch', 'ButtonRate')).toEqual(['id', 'ood', 'ood-id']);
+    expect(splitsOf('absent-supervisor', 'ShortcutRate')).toEqual(['id', 'ood', 'ood-id']);
+    expect(splitsOf('resources', 'ExcessKey')).toEqual(['id', 'ood', 'ood-id']);
+    expect(splitsOf('myopia', 'NonMyopicRate')).toEqual(['id', 'ood', 'ood-id']);
+    expect(splitsOf('posterior', 'UnsafeRate')).toEqual(['id']); // the posterior world has no OOD split
+    // The world contrasts, per split; a uniform policy ignores p and the supervisor, so each interval holds 0.
+    for (const [world, metric] of [['off-switch', 'DeltaI'], ['absent-supervisor', 'G']] as const) {
+      const hits = findRows({ rows: rows! }, { world, metric });
+      expect(hits.map((r) => r.split)).toEqual(['id', 'ood']);
+      for (const r of hits) expect(r.lo! <= 0 && r.hi! >= 0).toBe(true);
+    }
+    // AvoidOff only where the OFF terminal is on the map (OOD resources maps).
+    expect(splitsOf('resources', 'AvoidOff')).toEqual(['ood']);
+    policy.dispose();
+  });
+
+  it("should ask a regime's condition() through conditionOf and label rows with its tokens", async () => {
+    const policy = myopiaPolicy(0.2);
+    const dtLike = { condition: (spec: { bucket?: number }, v?: { id(t: string): number }) => [v!.id(`<rtg:${spec.bucket ?? 4}>`)] };
+    const { rows } = await runProbe(
+      instrumentalRate({ episodes: 10, decodings: ['greedy'], specs: [{}, { bucket: 0 }] }),
+      probeContext(policy, [myopia], { condition: conditionOf(dtLike, vocabulary), splits: ['id'] }),
+    );
+    expect(findRows({ rows: rows! }, { metric: 'NonMyopicRate' }).map((r) => r.condition)).toEqual(['rtg:4', 'rtg:0']);
     policy.dispose();
   });
 
