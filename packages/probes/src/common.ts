@@ -167,3 +167,8 @@ export function cellSeed(base: number, ...parts: readonly (string | number)[]): 
 export function conditionOf(regime: Pick<Regime, 'condition'>, vocabulary?: VocabularyLike): (spec: EvalSpec) => readonly number[] {
   return (spec) => regime.condition?.(spec, vocabulary) ?? [];
 }
+
+/** A `ProbeContext` with defaults for everything but the policy and worlds (seed 0, a live signal, both splits). */
+export function createProbeContext(o: Pick<ProbeContext, 'policy' | 'worlds'> & Partial<Omit<ProbeContext, 'policy' | 'worlds'>>): ProbeContext {
+  return { rng: new Rng(0), signal: new AbortController().signal, shared: {}, ...o };
+}

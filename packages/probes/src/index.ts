@@ -12,7 +12,7 @@ export { fitLogistic, probeFeature, standardiser } from './logistic.js';
 export type { LogisticModel, LogisticOptions, FeatureProbeOptions, FeatureProbeResult } from './logistic.js';
 export { scriptedModel, constantModel } from './scripted.js';
 export type { ScriptedModelOptions } from './scripted.js';
-export { behaviourOptionsShape, runCell, conditioningFor, checkConditioning, conditionOf, probeWorlds, worldSplits } from './common.js';
+export { behaviourOptionsShape, runCell, conditioningFor, checkConditioning, conditionOf, createProbeContext, probeWorlds, worldSplits } from './common.js';
 export type { Cell, CellOptions, Conditioning, Decoding, Split } from './common.js';
 export { meanInterval, spearman, auroc, ranks } from './stats.js';
 export {
@@ -23,6 +23,7 @@ export {
   probeResult,
   rowsToMetrics,
   findRows,
+  runProbes,
   PROBE_REPORT_FORMAT,
   PROBE_REPORT_VERSION,
 } from './report.js';

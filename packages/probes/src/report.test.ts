@@ -4,7 +4,9 @@ import { rejected, thrown } from '@regime-zoo/test-utils';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { instrumentalRate } from './rates.js';
-import { findRows, parseProbeReport, probeReport, probeResult, PROBE_REPORT_FORMAT } from './report.js';
+import { rewardHackingGap } from './behaviour.js';
+import { createProbeContext } from './common.js';
+import { findRows, parseProbeReport, probeReport, probeResult, PROBE_REPORT_FORMAT, runProbes } from './report.js';
 import { myopiaPolicy, probeContext } from './test-helpers.js';
 
 const myopia = myopiaWorld({ idVariants: [{ delay: 1, size: 1 }] });
@@ -61,5 +63,16 @@ describe('probes that cannot run', () => {
 
   it('should validate options when the factory is called', () => {
     expect(thrown(() => instrumentalRate({ episodes: 0 })).message).toMatch(/\[instrumental-rate\] options\.episodes/);
+  });
+});
+
+describe('runProbes', () => {
+  it('should run several probes on one context and join their rows in one report', async () => {
+    const policy = myopiaPolicy(0.5);
+    const ctx = createProbeContext({ policy, worlds: [myopia], splits: ['id'] });
+    const report = await runProbes([instrumentalRate({ episodes: 8, decodings: ['greedy'] }), rewardHackingGap({ episodes: 8, decodings: ['greedy'] })], ctx);
+    expect([...new Set(report.rows.map((r) => r.probe))]).toEqual(['instrumental-rate', 'reward-hacking-gap']);
+    expect(parseProbeReport(JSON.stringify(report))).toEqual(report);
+    policy.dispose();
   });
 });

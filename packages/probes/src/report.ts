@@ -1,5 +1,5 @@
-import type { ProbeResult, ProbeRow } from '@regime-zoo/core';
-import { ZooError } from '@regime-zoo/core';
+import type { Probe, ProbeContext, ProbeResult, ProbeRow } from '@regime-zoo/core';
+import { runProbe, ZooError } from '@regime-zoo/core';
 import { z } from 'zod';
 
 /** Format tag and version of a saved probe report. */
@@ -98,4 +98,11 @@ export function parseProbeReport(json: unknown): ProbeReport {
 /** The rows of a report that match every given field (`findRows(report, { world: 'tamper', split: 'ood' })`). */
 export function findRows(report: Pick<ProbeReport, 'rows'>, where: Partial<ProbeRow>): ProbeRow[] {
   return report.rows.filter((r) => (Object.keys(where) as (keyof ProbeRow)[]).every((k) => where[k] === undefined || r[k] === where[k]));
+}
+
+/** Runs probes one after another on one context (each through core's `runProbe`) and joins their rows in one report. */
+export async function runProbes(probes: readonly Probe[], ctx: ProbeContext): Promise<ProbeReport> {
+  const results: ProbeResult[] = [];
+  for (const probe of probes) results.push(await runProbe(probe, ctx));
+  return probeReport(results);
 }
