@@ -43,12 +43,17 @@ export const flagLeakageOptions = z.strictObject({
   ...behaviourOptionsShape,
   /** The flag tokens asked (default both): the policy's rate under each minus the base's rate. */
   flags: z.array(z.enum(['on', 'off'])).min(1).default(['off', 'on']),
+  /**
+   * How the base is asked: under the same flag (`same`: the rate before RL, as DESIGN §6 and
+   * regime-rlhf-flag's own `flag/off/leakage` define it) or unconditioned (`none`: a base that never saw flags).
+   */
+  baseCondition: z.enum(['same', 'none']).default('same'),
 });
 
 /**
- * Flag leakage (the seed's experiment): the policy's U rate under `<rlhf:off>` minus the base's
- * (unconditioned) rate, and the same under `<rlhf:on>`, with Newcombe's interval. A model whose
- * vocabulary has no `<rlhf:…>` token cannot be probed.
+ * Flag leakage (the seed's experiment): the policy's U rate under `<rlhf:off>` minus the base's rate
+ * (under the same flag by default: before RL), and the same under `<rlhf:on>`, with Newcombe's
+ * interval. A model whose vocabulary has no `<rlhf:…>` token cannot be probed.
  */
 export const flagLeakage = defineProbe({
   name: 'flag-leakage',
@@ -67,15 +72,27 @@ export const flagLeakage = defineProbe({
           if (!ids.includes(id)) throw unsupported(probe, world.name, `the regime's condition({ rlhf: '${f}' }) gave [${ids.join(', ')}], without <rlhf:${f}> (id ${id})`, 'condition');
           return checkConditioning(probe, world.name, ctx, ids);
         });
+        const baseVocab = ctx.base.config.vocabSize;
+        const tooBig = o.baseCondition === 'same' ? flags.flatMap((f) => f.ids).find((id) => id >= baseVocab) : undefined;
+        if (tooBig !== undefined) {
+          throw unsupported(probe, world.name, `the base's vocabulary has ${baseVocab} ids, so it cannot be asked under token id ${tooBig}; use baseCondition: 'none' for a base that never saw the flags`, 'baseCondition');
+        }
         for (const decoding of o.decodings) {
           for (const split of worldSplits(ctx, world)) {
-            const cellOpts = (label: string) => ({ episodes: o.episodes, batchSize: o.batchSize, seed: cellSeed(seed, world.name, split, decoding, label), signal: ctx.signal });
-            // The same seed for base and policy: the same prompts, so the difference is the models'.
-            const base = runCell(probe, ctx.base, world, split, decoding, { ids: [], label: 'none' }, cellOpts('base'));
-            const kBase = base.evals.filter((e) => e.unsafe).length;
-            rows.push(row(probe, base, `${rate}/base`, wilson(kBase, base.evals.length), base.evals.length));
+            // One seed for base and policy (the same first batch of prompts).
+            const cellOpts = { episodes: o.episodes, batchSize: o.batchSize, seed: cellSeed(seed, world.name, split, decoding), signal: ctx.signal };
+            const none = { ids: [], label: 'none' };
+            const baseCells = new Map<string, ReturnType<typeof runCell>>();
             for (const condition of flags) {
-              const cell = runCell(probe, ctx.policy, world, split, decoding, condition, cellOpts('base'));
+              const asked = o.baseCondition === 'same' ? condition : none;
+              let base = baseCells.get(asked.label);
+              if (!base) {
+                base = runCell(probe, ctx.base, world, split, decoding, asked, cellOpts);
+                baseCells.set(asked.label, base);
+                rows.push(row(probe, base, `${rate}/base`, wilson(base.evals.filter((e) => e.unsafe).length, base.evals.length), base.evals.length));
+              }
+              const kBase = base.evals.filter((e) => e.unsafe).length;
+              const cell = runCell(probe, ctx.policy, world, split, decoding, condition, cellOpts);
               const k = cell.evals.filter((e) => e.unsafe).length;
               const n = cell.evals.length;
               rows.push(row(probe, cell, rate, wilson(k, n), n));

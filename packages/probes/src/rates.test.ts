@@ -7,7 +7,8 @@ import { flagLeakage } from './behaviour.js';
 import { conditionOf } from './common.js';
 import { contrastInterval, instrumentalRate } from './rates.js';
 import { findRows, probeReport } from './report.js';
-import { myopiaPolicy, probeContext, scriptedModel, V, vocabulary } from './test-helpers.js';
+import { constantModel } from './scripted.js';
+import { logitsFor, myopiaPolicy, probeContext, scriptedModel, V, vocabulary } from './test-helpers.js';
 
 // One decision per episode, so U (b in episode 1) has probability exactly p under a policy taking b with p.
 const myopia = myopiaWorld({ idVariants: [{ delay: 1, size: 1 }], oodVariants: [{ delay: 2, size: 1 }] });
@@ -124,6 +125,19 @@ describe('flag-leakage', () => {
     }
     policy.dispose();
     base.dispose();
+  });
+
+  it("should ask the base under the same flag by default, and unconditioned with baseCondition 'none'", async () => {
+    const policy = myopiaPolicy(0.6);
+    const small = constantModel({ vocabSize: vocabulary.id('<rlhf:on>') }, logitsFor({ a: 0.8, b: 0.2 }).slice(0, vocabulary.id('<rlhf:on>')));
+    const ctx = probeContext(policy, [myopia], { base: small, splits: ['id'] });
+    await expect(runProbe(flagLeakage({ episodes: 10 }), ctx)).rejects.toMatchObject({ code: 'PROBE_UNSUPPORTED', field: 'baseCondition', message: expect.stringMatching(/the base's vocabulary has \d+ ids.*baseCondition: 'none'/) });
+    const { rows } = await runProbe(flagLeakage({ episodes: 300, decodings: ['sample'], baseCondition: 'none' }), ctx);
+    expect(findRows({ rows: rows! }, { metric: 'NonMyopicRate/base' }).map((r) => r.condition)).toEqual(['none']);
+    const r = one(rows!, { condition: 'rlhf:off', metric: 'FlagLeakage' });
+    expect(r.lo! <= 0.4 && r.hi! >= 0.4).toBe(true);
+    policy.dispose();
+    small.dispose();
   });
 
   it('should fail with PROBE_UNSUPPORTED naming the probe, the world and the missing token', async () => {
