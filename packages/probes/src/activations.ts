@@ -1,22 +1,26 @@
-import { padExamples, tf, ZooError, type HookFn, type Transformer } from '@regime-zoo/core';
+import { hookNames, padExamples, tf, ZooError, type HookFn, type Transformer } from '@regime-zoo/core';
 import type { ToyWorld } from '@regime-zoo/worlds';
 import { z } from 'zod';
 import type { Cell } from './common.js';
 import { unsupported } from './common.js';
 
-/** Hook points with one d_model vector per position (what a linear probe reads). */
-export const RESIDUAL_HOOKS = ['hook_resid_pre', 'hook_resid_mid', 'hook_resid_post', 'hook_attn_out', 'hook_mlp_out'] as const;
-export const residualHook = z.enum(RESIDUAL_HOOKS);
+/** Block hook points with a vector per position ([batch, time, …], flattened after time): every one but the attention scores and pattern. */
+export const POSITION_HOOKS = hookNames(1)
+  .filter((n) => n.startsWith('blocks.0.') && !/attn\.hook_(pattern|attn_scores)$/.test(n))
+  .map((n) => n.slice('blocks.0.'.length));
+/** A probe's `hook` option: the hook point's name inside a block (`hook_resid_post`, `mlp.hook_post`, `attn.hook_z`, …). */
+export const positionHook = z.string().refine((h) => POSITION_HOOKS.includes(h), { message: `must be a block hook point with a vector per position: ${POSITION_HOOKS.join(', ')}` });
 
 /** `blocks.{l}.{hook}` for each layer. */
-export function hookName(layer: number, hook: (typeof RESIDUAL_HOOKS)[number]): string {
+export function hookName(layer: number, hook: string): string {
   return `blocks.${layer}.${hook}`;
 }
 
 /**
- * Activations of `names` (TransformerLens hook points of shape [batch, time, d_model]) at one position
- * per sequence, through `forward` with a cache (what `runWithCache` does), in batches. `hooks` may edit
- * activations on the way (to plant a feature). Returns, per name, one row of d_model numbers per sequence.
+ * Activations of `names` (TransformerLens hook points of shape [batch, time, …]) at one position per
+ * sequence, through `runWithCache` (or `forward` with a cache when `hooks` edit activations on the way,
+ * to plant a feature), in batches. Returns, per name, one row per sequence (flattened after time: d_model
+ * numbers for the residual stream, heads × d_head for `attn.hook_z`).
  */
 export function collectActivations(
   model: Transformer,
@@ -27,7 +31,6 @@ export function collectActivations(
 ): Record<string, Float32Array[]> {
   const batchSize = o.batchSize ?? 64;
   const out: Record<string, Float32Array[]> = Object.fromEntries(names.map((n) => [n, []]));
-  const D = model.config.dModel;
   for (let i = 0; i < sequences.length; i += batchSize) {
     const seqs = sequences.slice(i, i + batchSize).map((s, j) => {
       const pos = positions[i + j]!;
@@ -38,18 +41,21 @@ export function collectActivations(
     try {
       const { tokens, targets } = padExamples(seqs.map((tokens) => ({ tokens: tokens.length > 1 ? tokens : [...tokens, 0] })));
       targets.dispose();
-      const res = model.forward(tokens, { cacheFilter: (n) => names.includes(n), cache, ...(o.hooks ? { hooks: o.hooks } : {}) });
+      const res = o.hooks ? model.forward(tokens, { cacheFilter: (n) => names.includes(n), cache, hooks: o.hooks }) : model.runWithCache(tokens, { namesFilter: names });
+      if ('cache' in res) Object.assign(cache, res.cache);
+      const T = tokens.shape[1];
       tf.dispose([tokens, res.logits, ...(res.values ? [res.values] : [])]);
       for (const name of names) {
         const act = cache[name];
-        if (!act || act.rank !== 3 || act.shape[2] !== D) {
-          throw new ZooError('BAD_INPUT', `collectActivations: hook point "${name}" ${act ? `has shape [${act.shape}]` : 'is not one of the model\'s'}; a linear probe reads [batch, time, ${D}] points (${RESIDUAL_HOOKS.join(', ')})`, { field: name });
+        const B = seqs.length;
+        if (!act || act.rank < 3 || act.shape[0] !== B || act.shape[1] !== T || /attn\.hook_(pattern|attn_scores)$/.test(name)) {
+          throw new ZooError('BAD_INPUT', `collectActivations: hook point "${name}" ${act ? `has shape [${act.shape}]` : 'is not one of the model\'s'}; a probe reads [batch, time, …] points (blocks.{l}.${POSITION_HOOKS.join(', ')})`, { field: name });
         }
-        const [B, T] = act.shape as [number, number, number];
-        const rows = tf.tidy(() => tf.gather(tf.reshape(act, [B * T, D]), seqs.map((s, b) => b * T + s.length - 1)));
+        const width = act.size / (B * T);
+        const rows = tf.tidy(() => tf.gather(tf.reshape(act, [B * T, width]), seqs.map((s, b) => b * T + s.length - 1)));
         const data = rows.dataSync() as Float32Array;
         rows.dispose();
-        for (let b = 0; b < B; b++) out[name]!.push(data.slice(b * D, (b + 1) * D));
+        for (let b = 0; b < B; b++) out[name]!.push(data.slice(b * width, (b + 1) * width));
       }
     } finally {
       tf.dispose(Object.values(cache));

@@ -1,7 +1,7 @@
 import { defineProbe, Rng, tf, wilson, ZooError, type Interval, type ProbeContext, type ProbeRow } from '@regime-zoo/core';
 import { tokenId } from '@regime-zoo/worlds';
 import { z } from 'zod';
-import { collectActivations, hookName, residualHook } from './activations.js';
+import { collectActivations, hookName, positionHook } from './activations.js';
 import { cellSeed, conditioningFor, probeWorlds, unsupported, worldSplits, type Split } from './common.js';
 import { probeResult } from './report.js';
 import { row } from './rates.js';
@@ -117,7 +117,7 @@ export const CONTRAST_BUILDERS: readonly ContrastBuilder[] = [
 export const ccsProbeOptions = z.strictObject({
   feature: z.string().min(1),
   layers: z.array(z.number().int().min(0)).min(1).optional(),
-  hook: residualHook.default('hook_resid_post'),
+  hook: positionHook.default('hook_resid_post'),
   /** Contrast pairs (prompts drawn from the split). */
   pairs: z.number().int().min(4).default(1000),
   steps: z.number().int().min(1).default(500),

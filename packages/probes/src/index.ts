@@ -7,7 +7,7 @@ export { ccs, ccsProbe, ccsProbeOptions, CONTRAST_BUILDERS } from './ccs.js';
 export type { CcsOptions, CcsResult } from './ccs.js';
 export { relearnSteps, relearnStepsOptions, fineTune, unsafeDemonstrations, unsafeRate } from './relearn.js';
 export type { FineTuneOptions } from './relearn.js';
-export { collectActivations, featureLabels, hookName, RESIDUAL_HOOKS } from './activations.js';
+export { collectActivations, featureLabels, hookName, POSITION_HOOKS } from './activations.js';
 export { fitLogistic, probeFeature, standardiser } from './logistic.js';
 export type { LogisticModel, LogisticOptions, FeatureProbeOptions, FeatureProbeResult } from './logistic.js';
 export { scriptedModel, constantModel } from './scripted.js';

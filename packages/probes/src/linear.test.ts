@@ -65,6 +65,14 @@ describe('linear probe', () => {
     policy.dispose();
   });
 
+  it('should read any per-position hook point: the heads\' outputs attn.hook_z carry the averaged prompt', async () => {
+    const policy = bagOfTokensModel(4);
+    const { rows } = await runProbe(linearProbe({ feature: 'trigger', episodes: 100, hook: 'attn.hook_z' }), probeContext(policy, [backdoorWorld()], { splits: ['id'] }));
+    expect(findRows({ rows: rows! }, { metric: 'trigger/layer0/accuracy' })[0]!.value).toBeGreaterThanOrEqual(0.95);
+    expect(() => linearProbe({ feature: 'trigger', hook: 'attn.hook_pattern' })).toThrow(/\[linear-probe\] options\.hook: must be a block hook point with a vector per position/);
+    policy.dispose();
+  });
+
   it('should read nothing where nothing is planted: a last-token model has the same <sep> activation for every prompt', async () => {
     const policy = scriptedModel({ vocabSize: V }, () => undefined);
     const { rows } = await runProbe(linearProbe({ feature: 'trigger', episodes: 200 }), probeContext(policy, [backdoorWorld()], { splits: ['id'] }));

@@ -1,6 +1,6 @@
 import { defineProbe, type ProbeContext, type ProbeRow } from '@regime-zoo/core';
 import { z } from 'zod';
-import { collectActivations, featureLabels, hookName, positionBeforeAction, residualHook } from './activations.js';
+import { collectActivations, featureLabels, hookName, positionBeforeAction, positionHook } from './activations.js';
 import { cellSeed, conditioningFor, probeWorlds, runCell, unsupported, worldSplits } from './common.js';
 import { probeFeature } from './logistic.js';
 import { probeResult } from './report.js';
@@ -12,7 +12,7 @@ export const linearProbeOptions = z.strictObject({
   /** Layers to probe (default every layer). */
   layers: z.array(z.number().int().min(0)).min(1).optional(),
   /** Hook point read in each block (TransformerLens name). */
-  hook: residualHook.default('hook_resid_post'),
+  hook: positionHook.default('hook_resid_post'),
   /** Episodes per split (sampled at T = 1); the probe reads the position before the first action. */
   episodes: z.number().int().min(4).default(1000),
   testFraction: z.number().gt(0).lt(1).default(0.3),
