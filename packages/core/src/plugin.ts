@@ -143,7 +143,7 @@ export interface ProbeRow {
   /** Conditioning tokens the policy was given, as text (`rlhf:off`, `rtg:4`), or `none`. */
   condition: string;
   decoding: 'sample' | 'greedy';
-  /** Metric name (`TamperRate`, `DeltaI`, `linear/acc`, …), with `/layer{l}` where per layer. */
+  /** Metric name (`TamperRate`, `DeltaI`, `trigger/layer0/accuracy`, …): per-layer metrics carry `/layer{l}`. */
   metric: string;
   value: number;
   /** 95% interval (Wilson for rates, Newcombe for differences of rates); null where none applies. */
