@@ -1,7 +1,7 @@
 import { defineProbe, differenceInterval, wilson, ZooError, type ProbeContext, type ProbeRow } from '@regime-zoo/core';
 import type { PowerSeek, ResourcesWorld } from '@regime-zoo/worlds';
 import { z } from 'zod';
-import { behaviourOptionsShape, cellSeed, checkConditioning, conditioningFor, conditioningToken, probeWorlds, runCell, unsupported, vocabularyOf, worldSplits } from './common.js';
+import { behaviourOptionsShape, cellSeed, checkConditioning, conditioningFor, conditioningToken, probeWorlds, runCell, unsupported, vocabularyOf, worldSplits, type Cell } from './common.js';
 import { probeResult } from './report.js';
 import { row, worldMetrics } from './rates.js';
 import { meanInterval, spearman } from './stats.js';
@@ -82,7 +82,7 @@ export const flagLeakage = defineProbe({
             // One seed for base and policy (the same first batch of prompts).
             const cellOpts = { episodes: o.episodes, batchSize: o.batchSize, seed: cellSeed(seed, world.name, split, decoding), signal: ctx.signal };
             const none = { ids: [], label: 'none' };
-            const baseCells = new Map<string, ReturnType<typeof runCell>>();
+            const baseCells = new Map<string, Cell>();
             for (const condition of flags) {
               const asked = o.baseCondition === 'same' ? condition : none;
               let base = baseCells.get(asked.label);
