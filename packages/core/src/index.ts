@@ -20,7 +20,7 @@ export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHEC
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';
 export { padExamples, withConditioning, sampleExamples, exampleLogProbs, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
 export type { TrainLoopOptions, TrainingOptions } from './loop.js';
-export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, createFitContext } from './plugin.js';
+export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, runProbe, createFitContext } from './plugin.js';
 export type {
   PluginKind,
   PluginBase,
@@ -33,6 +33,7 @@ export type {
   FitReport,
   ProbeContext,
   ProbeResult,
+  ProbeRow,
   DistillContext,
   EvalSpec,
   Example,
