@@ -61,3 +61,5 @@ export type {
   TorchReference,
   TorchReferenceResult,
 } from './bench.js';
+export { runDistill, createDistillContext } from './plugin.js';
+export type { DistillReport, EpisodeVerdict, StudentInit } from './plugin.js';
