@@ -120,7 +120,7 @@ describe('distillers: data, students and runs', () => {
     const stop = world.legal[0]!;
     const log: Record<string, number>[] = [];
     const r = await runDistill(logitDistill({ ...small, steps: 30, lr: 1e-2, episodes: 64, stopId: stop }), ctxOf({ worlds: [], prompts: [[BOS, SEP]], log: (_s, m) => log.push(m) }));
-    expect(r.data.examples.every((e) => e.tokens[0] === BOS && e.tokens[1] === SEP && e.meta.world === -1)).toBe(true);
+    expect(r.data.examples.every((e) => e.tokens[0] === BOS && e.tokens[1] === SEP && e.meta?.world === -1)).toBe(true);
     // Each continuation ends at its first stop token, or at the teacher's context.
     for (const e of r.data.examples) expect(e.tokens.indexOf(stop, 2) === e.tokens.length - 1 || e.tokens.length === config.contextLength).toBe(true);
     expect(r.data.examples.filter((e) => e.tokens.at(-1) === stop).length).toBeGreaterThan(32);
