@@ -119,7 +119,10 @@ describe('distillers: data, students and runs', () => {
   it('should distil from prompts the teacher continues freely, up to a stop token', async () => {
     const stop = world.legal[0]!;
     const log: Record<string, number>[] = [];
-    const r = await runDistill(logitDistill({ ...small, steps: 30, lr: 1e-2, episodes: 64, stopId: stop }), ctxOf({ worlds: [], prompts: [[BOS, SEP]], log: (_s, m) => log.push(m) }));
+    const phases: string[] = [];
+    const progress = (e: { phase: string; step: number; total: number }) => phases.push(`${e.phase} ${e.step}/${e.total}`);
+    const r = await runDistill(logitDistill({ ...small, steps: 30, lr: 1e-2, episodes: 64, stopId: stop }), ctxOf({ worlds: [], prompts: [[BOS, SEP]], log: (_s, m) => log.push(m), progress }));
+    expect(phases).toEqual(['rollout 64/64', ...Array.from({ length: 30 }, (_, i) => `train ${i + 1}/30`)]);
     expect(r.data.examples.every((e) => e.tokens[0] === BOS && e.tokens[1] === SEP && e.meta?.world === -1)).toBe(true);
     // Each continuation ends at its first stop token, or at the teacher's context.
     for (const e of r.data.examples) expect(e.tokens.indexOf(stop, 2) === e.tokens.length - 1 || e.tokens.length === config.contextLength).toBe(true);
