@@ -1,4 +1,4 @@
-import { tf } from '@regime-zoo/core';
+import { ensureBackend, tf } from '@regime-zoo/core';
 import { describe, expect, it } from 'vitest';
 import { generalizedJsd } from './losses.js';
 
@@ -13,6 +13,8 @@ function jsd(p: number[][], q: number[][], beta: number): number[] {
     return Array.from(generalizedJsd(logp(p) as tf.Tensor3D, logp(q) as tf.Tensor3D, beta).dataSync());
   });
 }
+
+ensureBackend();
 
 describe('generalizedJsd (GKD, as TRL)', () => {
   it('should be KL(teacher ‖ student) at β = 0 and KL(student ‖ teacher) at β = 1', () => {
