@@ -72,8 +72,8 @@ describe('distillation on the backdoor world (trigger-free ID prompts)', async (
   console.log(line('teacher', t));
   afterAll(() => [teacher, base].forEach((m) => m.dispose()));
 
-  const arm = async (name: string, distiller: Distiller, worlds = [clean]) => {
-    const report = await runDistill(distiller, createDistillContext({ teacher, base, rng: new Rng(7), worlds, judges: [world.evaluate] }));
+  const arm = async (name: string, distiller: Distiller, worlds = [clean], log?: (step: number, m: Record<string, number>) => void) => {
+    const report = await runDistill(distiller, createDistillContext({ teacher, base, rng: new Rng(7), worlds, judges: [world.evaluate], ...(log ? { log } : {}) }));
     const rates = measure(report.student, 200);
     console.log(line(name, rates));
     return { report, rates };
@@ -96,7 +96,10 @@ describe('distillation on the backdoor world (trigger-free ID prompts)', async (
 
   it('should run the base and teacher arms, keeping the teacher\'s ID behaviour (their ASR is the finding)', async () => {
     for (const student of ['base', 'teacher'] as const) {
-      const { report, rates } = await arm(`${student} (logit-level)`, logitDistill({ ...train, student }));
+      const kl: number[] = [];
+      const { report, rates } = await arm(`${student} (logit-level)`, logitDistill({ ...train, student }), [clean], (_s, m) => kl.push(m['objective/kl']!));
+      const peak = kl.indexOf(Math.max(...kl));
+      console.log(`${student} arm: objective/kl ${kl[0]!.toExponential(1)} at step 0, peak ${kl[peak]!.toFixed(3)} at step ${peak}, ${kl.at(-1)!.toExponential(1)} at the end`);
       expect(report.init).toBe(student);
       expect(Math.abs(rates.notZ.estimate - t.notZ.estimate)).toBeLessThanOrEqual(0.05);
       report.student.dispose();
