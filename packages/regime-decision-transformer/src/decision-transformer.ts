@@ -1,4 +1,4 @@
-import { checkExamples, datasetReturns, withConditioning, defineRegime, fitWithLoss, padExamples, policyDiagnostics, sampleExamples, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { checkExamples, datasetReturns, withConditioning, defineRegime, fitWithLoss, legalLogits, padExamples, policyDiagnostics, sampleExamples, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import type { EvalSpec, Example, Regime, VocabularyLike } from '@regime-zoo/core';
 import { fitReturnBuckets, type ReturnBuckets } from '@regime-zoo/tokenizer';
 import { z } from 'zod';
@@ -52,7 +52,7 @@ function bucketId(vocabulary: VocabularyLike | undefined, b: number, k: number, 
 /**
  * Offline RLHF as conditioning tokens (Chen et al. 2021's Decision Transformer with Quark-style return
  * buckets): each episode gets `<rtg:b>` after BOS, b its return's bucket, and the model is trained by
- * maximum likelihood exactly as in SFT. At evaluation, `condition({ bucket })` returns the token to
+ * maximum likelihood exactly as in SFT (over each action's `legal` ids when the examples carry them). At evaluation, `condition({ bucket })` returns the token to
  * prompt with (DT's fixed-target protocol).
  */
 export const decisionTransformer = (options?: DecisionTransformerOptions): DecisionTransformerRegime => {
@@ -76,10 +76,11 @@ export const decisionTransformer = (options?: DecisionTransformerOptions): Decis
           // Saved with checkpoints, so a run directory records what each <rtg:b> stands for.
           state: { save: () => ({ buckets: buckets.toJSON() }), restore: () => {} },
           loss: (_step, _micro, trainer) => {
-            const { tokens, targets } = padExamples(sampleExamples(trainer.rng, data, o.batchSize));
-            const { logits } = ctx.policy.forward(tokens);
+            const batch = sampleExamples(trainer.rng, data, o.batchSize);
+            const { tokens, targets } = padExamples(batch);
+            const logits = legalLogits(ctx.policy.forward(tokens).logits, batch);
             const nll = maskedNll(logits, tokens, targets);
-            return { loss: nll, metrics: policyDiagnostics(logits, ctx.base.forward(tokens).logits, targets) };
+            return { loss: nll, metrics: policyDiagnostics(logits, legalLogits(ctx.base.forward(tokens).logits, batch), targets) };
           },
         });
       },
