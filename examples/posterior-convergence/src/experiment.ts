@@ -147,3 +147,11 @@ export async function run(o: RunSettings): Promise<RunResult> {
   }
   return { ...o, kl, start, seconds: (performance.now() - t0) / 1000, ...(perBucket ? { buckets: perBucket } : {}) };
 }
+
+/** A markdown table of runs: regime, shape, scoring, batch, lr, steps, samples seen, KL at start and end, seconds. */
+export function formatRows(rows: readonly RunResult[]): string {
+  const head = '| regime | shape | scored over | batch | lr | steps | samples seen | KL start | KL end | seconds |\n|---|---|---|---|---|---|---|---|---|---|';
+  const line = (r: RunResult) =>
+    `| ${r.regime} | ${r.shape} | ${r.wholeVocabulary ? 'vocabulary' : 'legal ids'} | ${r.batchSize} | ${r.lr} | ${r.steps} | ${r.steps * r.batchSize} | ${r.start.toFixed(4)} | ${r.kl.toFixed(4)} | ${r.seconds.toFixed(0)} |`;
+  return [head, ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,54 @@
+import { formatRows, run, type RunResult, type RunSettings, type OfflineRegime, type Shape } from './experiment.js';
+
+/**
+ * Prints issue 21's measurements (each run is seeded; the same command prints the same numbers):
+ *
+ *   pnpm --filter @regime-zoo/example-posterior-convergence start table [seed]
+ *     KL to the exact answer of SFT, DT, RWR and DPO on both posterior-world shapes, for batch sizes
+ *     64 and 256 and learning rates 1e-3 and 3e-3 at 300 steps, and 1,000 steps at batch 64, lr 3e-3.
+ *   pnpm --filter @regime-zoo/example-posterior-convergence start dpo [seeds…]
+ *     DPO run to convergence on the stop-choice world (30,000 pairs, batch 256, 1,500 steps, lr 3e-3),
+ *     scoring actions over their legal ids and over the whole vocabulary, for seeds 1 2 3 by default.
+ */
+const [command = 'table', ...rest] = process.argv.slice(2);
+const data: Record<OfflineRegime, number> = { sft: 8000, dt: 8000, rwr: 8000, dpo: 30000 };
+
+async function table(seed: number): Promise<void> {
+  const grid: Pick<RunSettings, 'batchSize' | 'lr' | 'steps'>[] = [
+    { batchSize: 64, lr: 1e-3, steps: 300 },
+    { batchSize: 64, lr: 3e-3, steps: 300 },
+    { batchSize: 256, lr: 1e-3, steps: 300 },
+    { batchSize: 256, lr: 3e-3, steps: 300 },
+    { batchSize: 64, lr: 3e-3, steps: 1000 },
+  ];
+  const rows: RunResult[] = [];
+  for (const regime of ['sft', 'dt', 'rwr', 'dpo'] as OfflineRegime[]) {
+    for (const shape of ['fixed', 'stop'] as Shape[]) {
+      for (const g of grid) {
+        const r = await run({ regime, shape, data: data[regime], seed, ...g });
+        rows.push(r);
+        console.error(formatRows([r]).split('\n').at(-1));
+      }
+    }
+  }
+  console.log(formatRows(rows));
+}
+
+async function dpoConvergence(seeds: number[]): Promise<void> {
+  const rows: RunResult[] = [];
+  for (const seed of seeds) {
+    for (const wholeVocabulary of [false, true]) {
+      const r = await run({ regime: 'dpo', shape: 'stop', data: 30000, batchSize: 256, steps: 1500, lr: 3e-3, seed, wholeVocabulary });
+      rows.push(r);
+      console.error(formatRows([r]).split('\n').at(-1));
+    }
+  }
+  console.log(formatRows(rows));
+}
+
+if (command === 'table') await table(Number(rest[0] ?? 1));
+else if (command === 'dpo') await dpoConvergence(rest.length ? rest.map(Number) : [1, 2, 3]);
+else {
+  console.error(`unknown command ${command}; use 'table [seed]' or 'dpo [seeds…]'`);
+  process.exitCode = 2;
+}
