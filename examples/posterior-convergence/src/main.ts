@@ -6,6 +6,9 @@ import { formatRows, run, type RunResult, type RunSettings, type OfflineRegime, 
  *   pnpm --filter @regime-zoo/example-posterior-convergence start table [seed]
  *     KL to the exact answer of SFT, DT, RWR and DPO on both posterior-world shapes, for batch sizes
  *     64 and 256 and learning rates 1e-3 and 3e-3 at 300 steps, and 1,000 steps at batch 64, lr 3e-3.
+ *   pnpm --filter @regime-zoo/example-posterior-convergence start vocab [seed]
+ *     Each regime on the stop-choice world at batch 64, lr 3e-3, 300 steps, scoring actions over their
+ *     legal ids and over the whole vocabulary.
  *   pnpm --filter @regime-zoo/example-posterior-convergence start dpo [seeds…]
  *     DPO run to convergence on the stop-choice world (30,000 pairs, batch 256, 1,500 steps, lr 3e-3),
  *     scoring actions over their legal ids and over the whole vocabulary, for seeds 1 2 3 by default.
@@ -34,6 +37,18 @@ async function table(seed: number): Promise<void> {
   console.log(formatRows(rows));
 }
 
+async function vocab(seed: number): Promise<void> {
+  const rows: RunResult[] = [];
+  for (const regime of ['sft', 'dt', 'rwr', 'dpo'] as OfflineRegime[]) {
+    for (const wholeVocabulary of [false, true]) {
+      const r = await run({ regime, shape: 'stop', data: data[regime], seed, batchSize: 64, lr: 3e-3, steps: 300, wholeVocabulary });
+      rows.push(r);
+      console.error(formatRows([r]).split('\n').at(-1));
+    }
+  }
+  console.log(formatRows(rows));
+}
+
 async function dpoConvergence(seeds: number[]): Promise<void> {
   const rows: RunResult[] = [];
   for (const seed of seeds) {
@@ -47,8 +62,9 @@ async function dpoConvergence(seeds: number[]): Promise<void> {
 }
 
 if (command === 'table') await table(Number(rest[0] ?? 1));
+else if (command === 'vocab') await vocab(Number(rest[0] ?? 1));
 else if (command === 'dpo') await dpoConvergence(rest.length ? rest.map(Number) : [1, 2, 3]);
 else {
-  console.error(`unknown command ${command}; use 'table [seed]' or 'dpo [seeds…]'`);
+  console.error(`unknown command ${command}; use 'table [seed]', 'vocab [seed]' or 'dpo [seeds…]'`);
   process.exitCode = 2;
 }
