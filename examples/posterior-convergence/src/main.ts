@@ -1,3 +1,4 @@
+import { trainingOptionsSchema } from '@regime-zoo/core';
 import { formatRows, run, type RunResult, type RunSettings, type OfflineRegime, type Shape } from './experiment.js';
 
 /**
@@ -6,6 +7,8 @@ import { formatRows, run, type RunResult, type RunSettings, type OfflineRegime, 
  *   pnpm --filter @regime-zoo/example-posterior-convergence start table [seed]
  *     KL to the exact answer of SFT, DT, RWR and DPO on both posterior-world shapes, for batch sizes
  *     64 and 256 and learning rates 1e-3 and 3e-3 at 300 steps, and 1,000 steps at batch 64, lr 3e-3.
+ *   pnpm --filter @regime-zoo/example-posterior-convergence start defaults [seed]
+ *     Each regime on both shapes with its default training options (β and the data as in 'table').
  *   pnpm --filter @regime-zoo/example-posterior-convergence start vocab [seed]
  *     Each regime on the stop-choice world at batch 64, lr 3e-3, 300 steps, scoring actions over their
  *     legal ids and over the whole vocabulary.
@@ -37,6 +40,19 @@ async function table(seed: number): Promise<void> {
   console.log(formatRows(rows));
 }
 
+async function defaults(seed: number): Promise<void> {
+  const d = trainingOptionsSchema.parse({});
+  const rows: RunResult[] = [];
+  for (const regime of ['sft', 'dt', 'rwr', 'dpo'] as OfflineRegime[]) {
+    for (const shape of ['fixed', 'stop'] as Shape[]) {
+      const r = await run({ regime, shape, data: data[regime], seed, batchSize: d.batchSize, lr: d.lr, steps: d.steps, defaults: true });
+      rows.push(r);
+      console.error(formatRows([r]).split('\n').at(-1));
+    }
+  }
+  console.log(formatRows(rows));
+}
+
 async function vocab(seed: number): Promise<void> {
   const rows: RunResult[] = [];
   for (const regime of ['sft', 'dt', 'rwr', 'dpo'] as OfflineRegime[]) {
@@ -62,9 +78,10 @@ async function dpoConvergence(seeds: number[]): Promise<void> {
 }
 
 if (command === 'table') await table(Number(rest[0] ?? 1));
+else if (command === 'defaults') await defaults(Number(rest[0] ?? 1));
 else if (command === 'vocab') await vocab(Number(rest[0] ?? 1));
 else if (command === 'dpo') await dpoConvergence(rest.length ? rest.map(Number) : [1, 2, 3]);
 else {
-  console.error(`unknown command ${command}; use 'table [seed]', 'vocab [seed]' or 'dpo [seeds…]'`);
+  console.error(`unknown command ${command}; use 'table [seed]', 'defaults [seed]', 'vocab [seed]' or 'dpo [seeds…]'`);
   process.exitCode = 2;
 }
