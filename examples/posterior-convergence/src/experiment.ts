@@ -73,8 +73,12 @@ export interface RunSettings {
   seed: number;
   /** Score actions over the whole vocabulary instead of the legal ids (the examples lose `legal`). */
   wholeVocabulary?: boolean;
+  /** Linear warm-up steps (default min(20, steps)). */
+  warmupSteps?: number;
   /** Train with the regime's default training options (steps, batchSize, lr, warm-up) instead of the above. */
   defaults?: boolean;
+  /** Shown after the regime's name in the table. */
+  label?: string;
   /** β (default: 1 on the fixed shape, `stopChoiceWorld.beta` on the stop shape). */
   beta?: number;
 }
@@ -99,7 +103,7 @@ export async function run(o: RunSettings): Promise<RunResult> {
   const vocabulary = worldVocabulary(o.regime === 'dt' ? { rtgBuckets: K } : {});
   const policy = Transformer.create(modelConfig(vocabulary.size, 100 + o.seed));
   const base = policy.clone({ trainable: false });
-  const train = o.defaults ? {} : { steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmupSteps: Math.min(20, o.steps) };
+  const train = o.defaults ? {} : { steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmupSteps: o.warmupSteps ?? Math.min(20, o.steps) };
   const rng = new Rng(o.seed);
   const t0 = performance.now();
   let kl: number;
@@ -154,6 +158,6 @@ export async function run(o: RunSettings): Promise<RunResult> {
 export function formatRows(rows: readonly RunResult[]): string {
   const head = '| regime | shape | scored over | batch | lr | steps | samples seen | KL start | KL end | seconds |\n|---|---|---|---|---|---|---|---|---|---|';
   const line = (r: RunResult) =>
-    `| ${r.regime}${r.defaults ? ' (defaults)' : ''} | ${r.shape} | ${r.wholeVocabulary ? 'vocabulary' : 'legal ids'} | ${r.batchSize} | ${r.lr} | ${r.steps} | ${r.steps * r.batchSize} | ${r.start.toFixed(4)} | ${r.kl.toFixed(4)} | ${r.seconds.toFixed(0)} |`;
+    `| ${r.regime}${r.label ? ` (${r.label})` : ''} | ${r.shape} | ${r.wholeVocabulary ? 'vocabulary' : 'legal ids'} | ${r.batchSize} | ${r.lr} | ${r.steps} | ${r.steps * r.batchSize} | ${r.start.toFixed(4)} | ${r.kl.toFixed(4)} | ${r.seconds.toFixed(0)} |`;
   return [head, ...rows.map(line)].join('\n');
 }

@@ -1,4 +1,8 @@
 import { trainingOptionsSchema } from '@regime-zoo/core';
+import { decisionTransformerOptionsSchema } from '@regime-zoo/regime-decision-transformer';
+import { dpoOptionsSchema } from '@regime-zoo/regime-dpo';
+import { rewardWeightedOptionsSchema } from '@regime-zoo/regime-reward-weighted';
+import { sftOptionsSchema } from '@regime-zoo/regime-sft';
 import { formatRows, run, type RunResult, type RunSettings, type OfflineRegime, type Shape } from './experiment.js';
 
 /**
@@ -8,7 +12,8 @@ import { formatRows, run, type RunResult, type RunSettings, type OfflineRegime, 
  *     KL to the exact answer of SFT, DT, RWR and DPO on both posterior-world shapes, for batch sizes
  *     64 and 256 and learning rates 1e-3 and 3e-3 at 300 steps, and 1,000 steps at batch 64, lr 3e-3.
  *   pnpm --filter @regime-zoo/example-posterior-convergence start defaults [seed]
- *     Each regime on both shapes with its default training options (β and the data as in 'table').
+ *     Each regime on both shapes with core's default training options (200 steps, batch 32, lr 1e-3,
+ *     10 warm-up steps) and, where they differ, the regime's own (β and the data as in 'table').
  *   pnpm --filter @regime-zoo/example-posterior-convergence start vocab [seed]
  *     Each regime on the stop-choice world at batch 64, lr 3e-3, 300 steps, scoring actions over their
  *     legal ids and over the whole vocabulary.
@@ -40,14 +45,27 @@ async function table(seed: number): Promise<void> {
   console.log(formatRows(rows));
 }
 
+/** The regimes' own default training options (issue 21 chose DT's and DPO's from the table). */
+const regimeDefaults: Record<OfflineRegime, Pick<RunSettings, 'batchSize' | 'lr' | 'steps'>> = {
+  sft: sftOptionsSchema.parse({}),
+  dt: decisionTransformerOptionsSchema.parse({}),
+  rwr: rewardWeightedOptionsSchema.parse({}),
+  dpo: dpoOptionsSchema.parse({}),
+};
+
 async function defaults(seed: number): Promise<void> {
-  const d = trainingOptionsSchema.parse({});
+  const core = trainingOptionsSchema.parse({});
   const rows: RunResult[] = [];
   for (const regime of ['sft', 'dt', 'rwr', 'dpo'] as OfflineRegime[]) {
     for (const shape of ['fixed', 'stop'] as Shape[]) {
-      const r = await run({ regime, shape, data: data[regime], seed, batchSize: d.batchSize, lr: d.lr, steps: d.steps, defaults: true });
-      rows.push(r);
-      console.error(formatRows([r]).split('\n').at(-1));
+      const settings = [{ ...core, label: 'core defaults' }];
+      const own = regimeDefaults[regime];
+      if (own.steps !== core.steps || own.batchSize !== core.batchSize || own.lr !== core.lr) settings.push({ ...core, ...own, label: 'regime defaults' });
+      for (const s of settings) {
+        const r = await run({ regime, shape, data: data[regime], seed, batchSize: s.batchSize, lr: s.lr, steps: s.steps, warmupSteps: s.warmupSteps, label: s.label });
+        rows.push(r);
+        console.error(formatRows([r]).split('\n').at(-1));
+      }
     }
   }
   console.log(formatRows(rows));
