@@ -45,7 +45,7 @@ export type {
 } from './plugin.js';
 /** The tfjs-core namespace core is built on (the same instance), so regimes need no separate install. */
 export * as tf from '@tensorflow/tfjs-core';
-export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+export { collectRollouts, legalLogitMask, maskedLogits, legalTokenLogProbs, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';
