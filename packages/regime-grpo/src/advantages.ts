@@ -15,6 +15,7 @@ export interface GroupAdvantages {
 const mean = (x: readonly number[]) => x.reduce((a, v) => a + v, 0) / x.length;
 /** Unbiased sample standard deviation (PyTorch's `std()`, which TRL uses). */
 const std = (x: readonly number[]) => {
+  if (x.every((v) => v === x[0])) return 0; // not the last-bit residue of a mean that is not exactly x[0]
   const m = mean(x);
   return Math.sqrt(x.reduce((a, v) => a + (v - m) ** 2, 0) / Math.max(x.length - 1, 1));
 };

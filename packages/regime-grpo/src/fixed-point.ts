@@ -103,7 +103,7 @@ export function grpoFixedPoint(o: GrpoFixedPointOptions): GrpoFixedPoint {
     if (nodes[n]!.children.length > 0 || leafOf.includes(n)) throw new ZooError('BAD_INPUT', `grpoFixedPoint: the actions of sequence ${x} are a prefix of another sequence's (or repeat one)`, { field: 'actions', position: [x] });
     leafOf.push(n);
   });
-  for (const [n, node] of nodes.entries()) if (node.children.length > 0 && leafOf.includes(n)) throw new ZooError('BAD_INPUT', 'grpoFixedPoint: a sequence ends where another continues', { field: 'actions' });
+  for (const [n, node] of nodes.entries()) if (node.children.length > 0 && leafOf.includes(n)) throw new ZooError('BAD_INPUT', 'grpoFixedPoint: the actions of one sequence are a prefix of another\'s (a sequence ends where another continues); give each complete episode\'s actions, with its stop action', { field: 'actions' });
 
   const refTotal = Array.from(o.ref).reduce((a, b) => a + b, 0);
   const ref = Float64Array.from(o.ref, (p) => p / refTotal);
