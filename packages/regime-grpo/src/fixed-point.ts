@@ -28,9 +28,9 @@ export interface GrpoFixedPointOptions {
 
 export interface GrpoFixedPoint {
   /** π of every sequence at the fixed point. */
-  pi: Float64Array;
+  pi: number[];
   /** Ã(x) = E[A₁ | x₁ = x]: the expected advantage of a sample given that it is x, at the fixed point. */
-  advantage: Float64Array;
+  advantage: number[];
   iterations: number;
   /** Largest expected logit gradient left (per state, without the state's visit probability). */
   residual: number;
@@ -205,5 +205,5 @@ export function grpoFixedPoint(o: GrpoFixedPointOptions): GrpoFixedPoint {
     }
     pi = sequenceProbs();
   }
-  return { pi, advantage: adv, iterations: it, residual };
+  return { pi: Array.from(pi), advantage: Array.from(adv), iterations: it, residual };
 }
