@@ -48,7 +48,7 @@ export type {
 export * as tf from '@tensorflow/tfjs-core';
 /** zod, the schema library plugin options are written in (the same instance core validates with), so a plugin needs no separate install. */
 export { z } from 'zod';
-export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+export { collectRollouts, legalLogitMask, maskedLogits, legalTokenLogProbs, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';

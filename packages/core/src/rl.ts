@@ -92,14 +92,14 @@ function rows(t: tf.Tensor2D): number[][] {
   return t.arraySync();
 }
 
-/** Logits of the first T−1 positions with the legal-action mask added. */
-function maskedLogits(logits: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor3D {
+/** Logits of the first T−1 positions with the legal-action mask added (call inside `tf.tidy`). */
+export function maskedLogits(logits: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor3D {
   const [B, T, V] = logits.shape;
   return tf.add(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), mask) as tf.Tensor3D;
 }
 
-/** log π of each next token (aligned with `tokenLogProbs`) under the legal-action mask. */
-function legalTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor2D {
+/** log π of each next token (aligned with `tokenLogProbs`) under the legal-action mask (call inside `tf.tidy`). */
+export function legalTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor2D {
   const [B, T] = tokens.shape;
   const V = logits.shape[2];
   const lp = tf.logSoftmax(maskedLogits(logits, mask));
