@@ -1,8 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
+import { DEFAULT_KEEP_LAST, findCheckpoint } from './checkpoint-store.js';
 import { ZooError } from './errors.js';
 import type { Example, FitContext, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
 import type { Transformer } from './model.js';
@@ -136,6 +135,8 @@ export interface TrainLoopOptions {
   /** Save here every `checkpointEvery` steps, on abort and at the end; resume from here if a checkpoint exists. */
   checkpointDir?: string;
   checkpointEvery?: number;
+  /** Step folders kept in `checkpointDir` (default 2); older ones are pruned at each save. */
+  keepLast?: number;
   /** Stored in the checkpoint's `regime` field; a function is called at each save (state that must resume). */
   regimeMeta?: unknown;
   /** Called with the checkpoint's `regime` field when the loop resumes from a checkpoint. */
@@ -153,12 +154,22 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
   const dir = o.checkpointDir;
   const save = async () => {
     const regime = typeof o.regimeMeta === 'function' ? (o.regimeMeta as () => unknown)() : o.regimeMeta;
-    if (dir) await saveCheckpoint(dir, { model: trainer.model, trainer, regime, tokenizer: o.tokenizer });
+    if (dir) await saveCheckpoint(dir, { model: trainer.model, trainer, regime, tokenizer: o.tokenizer, keepLast: o.keepLast ?? DEFAULT_KEEP_LAST });
   };
-  if (dir && fs.existsSync(path.join(dir, 'model.json'))) {
-    const ckpt = await loadCheckpoint(dir);
+  const found = dir ? await findCheckpoint(dir) : undefined;
+  if (found) {
+    const ckpt = await loadCheckpoint(dir!);
     try {
       trainer.model.copyWeightsFrom(ckpt.model);
+    } catch (e) {
+      ckpt.dispose();
+      const c = ckpt.model.config;
+      const m = trainer.model.config;
+      throw new ZooError(
+        'CHECKPOINT_MISMATCH',
+        `cannot resume from ${found.folder}: it holds a model of another shape (vocabSize ${c.vocabSize}, contextLength ${c.contextLength}, dModel ${c.dModel}, nLayers ${c.nLayers}, valueHead ${c.valueHead}) than the one being trained (vocabSize ${m.vocabSize}, contextLength ${m.contextLength}, dModel ${m.dModel}, nLayers ${m.nLayers}, valueHead ${m.valueHead}); use another checkpointDir or delete that one`,
+        { cause: e, field: found.folder },
+      );
     } finally {
       ckpt.model.dispose();
     }
@@ -197,6 +208,8 @@ export const trainingOptionsSchema = z.object({
   clipNorm: z.number().min(0).default(1),
   /** Save a checkpoint every this many steps (0: only on abort and at the end). */
   checkpointEvery: z.number().int().min(0).default(0),
+  /** Step folders kept in the checkpoint directory; older ones are deleted at each save. */
+  keepLast: z.number().int().min(1).default(DEFAULT_KEEP_LAST),
 });
 
 export type TrainingOptions = z.output<typeof trainingOptionsSchema>;
@@ -237,6 +250,7 @@ export async function fitWithLoss(
       progress: ctx.progress,
       signal: ctx.signal,
       checkpointEvery: t.checkpointEvery,
+      keepLast: t.keepLast,
       regimeMeta: () => ({ name: o.plugin, options: t, ...(o.state ? { state: o.state.save() } : {}) }),
       ...(o.state ? { onResume: (meta: unknown) => o.state!.restore((meta as { state?: unknown } | undefined)?.state) } : {}),
       ...(ctx.checkpointDir ? { checkpointDir: ctx.checkpointDir } : {}),
