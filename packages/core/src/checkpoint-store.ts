@@ -165,7 +165,15 @@ export async function writeCheckpointDir(dir: string, o: WriteCheckpointOptions)
   await fs.mkdir(abs, { recursive: true });
   await removeLitter(abs);
 
-  const existing = await listStepFolders(abs);
+  // Before writing: drop complete folders a killed save renamed into place but never pointed at (newer
+  // than the pointer's), and prune to keepLast, so that repeated kills cannot pile folders up.
+  const current = await pointedFolder(abs);
+  if (current) {
+    const at = parseStepFolder(current);
+    for (const f of await listStepFolders(abs)) if (at && byAge(f, at) > 0) await removeFolder(path.join(abs, f.name));
+  }
+  await prune(abs, keepLast, current);
+
   // Every step-named entry counts for the name, complete or not, so the new folder's name is free.
   const sameStep = (await entries(abs)).map(parseStepFolder).filter((f): f is StepFolder => f?.step === o.step);
   const seq = sameStep.length ? Math.max(...sameStep.map((f) => f.seq)) + 1 : 0;
@@ -202,23 +210,41 @@ export async function writeCheckpointDir(dir: string, o: WriteCheckpointOptions)
     inFlight.delete(pointerTmp);
   }
 
-  const all = [...existing, { name, step: o.step, seq }].sort(byAge);
-  for (const old of all.slice(0, Math.max(0, all.length - keepLast))) {
-    if (old.name === name) continue;
-    const p = path.join(abs, old.name);
-    const doomed = `${p}${tmpSuffix('del')}`;
-    inFlight.add(doomed);
-    try {
-      await fs.rename(p, doomed);
-      await fs.rm(doomed, { recursive: true, force: true });
-    } finally {
-      inFlight.delete(doomed);
-    }
-  }
+  await prune(abs, keepLast, name);
   // A checkpoint written by core ≤ 0.1 directly into dir, or left beside it by a killed swap, is superseded now.
   for (const f of ['model.json', 'weights.bin']) await fs.rm(path.join(abs, f), { force: true });
   for (const p of await legacySiblings(abs)) await fs.rm(p, { recursive: true, force: true });
   return { folder, meta };
+}
+
+/** Deletes a step folder by renaming it to `.del-*` first, so that a half-deleted folder never looks complete. */
+async function removeFolder(p: string): Promise<void> {
+  const doomed = `${p}${tmpSuffix('del')}`;
+  inFlight.add(doomed);
+  try {
+    await fs.rename(p, doomed);
+    await fs.rm(doomed, { recursive: true, force: true });
+  } finally {
+    inFlight.delete(doomed);
+  }
+}
+
+/** Deletes the oldest complete step folders beyond `keepLast`, never `keep`. */
+async function prune(dir: string, keepLast: number, keep: string | undefined): Promise<void> {
+  const all = await listStepFolders(dir);
+  for (const old of all.slice(0, Math.max(0, all.length - keepLast))) {
+    if (old.name !== keep) await removeFolder(path.join(dir, old.name));
+  }
+}
+
+/** The folder name `dir/latest.json` holds, if it is readable. */
+async function pointedFolder(dir: string): Promise<string | undefined> {
+  try {
+    const p = JSON.parse(await fs.readFile(path.join(dir, POINTER_FILE), 'utf8')) as { format?: unknown; folder?: unknown };
+    return p.format === POINTER_FORMAT && typeof p.folder === 'string' && parseStepFolder(p.folder) ? p.folder : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
