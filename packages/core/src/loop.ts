@@ -8,13 +8,17 @@ import type { Transformer } from './model.js';
 import { sequenceLogProbs } from './ops.js';
 import type { Rng } from './rng.js';
 import { Trainer, type LossOutput } from './train.js';
+import { checkSize, describeValue } from './validate.js';
 
 /**
  * Pads examples on the right into `tokens` [B, T] (int32) and `targets` [B, T-1] (1 where the token at
  * t+1 is a training target: the example's `targetMask`, or every real token after the first).
  */
 export function padExamples(examples: readonly Example[], padId = 0): { tokens: tf.Tensor2D; targets: tf.Tensor2D } {
-  const T = Math.max(...examples.map((e) => e.tokens.length));
+  if (examples.length === 0) throw new ZooError('EMPTY_DATASET', 'padExamples needs at least one example', { field: 'examples' });
+  let T = 0;
+  for (const e of examples) T = Math.max(T, e.tokens.length); // no spread: it overflows the stack past ~100k examples
+  checkSize({ where: 'padExamples', field: 'examples', elements: examples.length * T, what: `tokens [${examples.length}, ${T}]`, fix: 'pad and score the examples in batches' });
   const ids = new Int32Array(examples.length * T).fill(padId);
   const mask = new Float32Array(examples.length * (T - 1));
   examples.forEach((e, b) => {
@@ -39,6 +43,8 @@ export function exampleLogProbs(model: Transformer, examples: readonly Example[]
   const batchSize = options.batchSize ?? 256;
   const out: number[] = [];
   const V = model.config.vocabSize;
+  const C = model.config.contextLength;
+  checkSize({ where: 'exampleLogProbs options', field: 'batchSize', elements: Math.min(batchSize, examples.length) * C * V, what: `logits [batch ${batchSize}, time ≤ ${C}, vocab ${V}]`, fix: 'lower batchSize' });
   const legal = options.legalIds ? new Set(options.legalIds) : undefined;
   const mask = legal ? tf.tensor1d(Array.from({ length: V }, (_, id) => (legal.has(id) ? 0 : -1e9))) : undefined;
   try {
@@ -48,7 +54,7 @@ export function exampleLogProbs(model: Transformer, examples: readonly Example[]
         const logits = model.forward(tokens).logits;
         return sequenceLogProbs(mask ? (tf.add(logits, mask) as tf.Tensor3D) : logits, tokens, targets);
       });
-      out.push(...lp.dataSync());
+      for (const v of lp.dataSync()) out.push(v);
       lp.dispose();
     }
   } finally {
@@ -99,6 +105,13 @@ export async function datasetReturns(ctx: FitContext, source: 'visible' | 'rewar
           throw new ZooError('BAD_RETURN', `[${plugin}] dataset[${i}] has no visible return; set Example.return or use returnSource: 'reward'`, { field: 'dataset', position: [i], plugin });
         }
       }
+      if (typeof r !== 'number') {
+        throw new ZooError('BAD_RETURN', `[${plugin}] the ${source === 'reward' ? 'reward function returned' : 'visible return of'} dataset[${i}] ${source === 'reward' ? '' : 'is '}${describeValue(r)}, not a number; returns must be finite numbers`, {
+          field: 'dataset',
+          position: [i],
+          plugin,
+        });
+      }
       if (!Number.isFinite(r)) throw new ZooError('BAD_RETURN', `[${plugin}] the return of dataset[${i}] is ${r}; returns must be finite`, { field: 'dataset', position: [i], plugin });
       return r;
     }),
@@ -117,6 +130,7 @@ export function withConditioning(ex: Example, ids: readonly number[]): Example {
 
 /** `batchSize` examples drawn uniformly with replacement by a seeded RNG (the trainer's, for exact resume). */
 export function sampleExamples<T>(rng: Rng, data: readonly T[], batchSize: number): T[] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ZooError('OPTION_INVALID', `sampleExamples: batchSize must be an integer ≥ 1, got ${batchSize}`, { field: 'batchSize' });
   if (data.length === 0) throw new ZooError('EMPTY_DATASET', 'cannot draw a batch from an empty dataset; pass behaviour episodes in ctx.dataset', { field: 'dataset' });
   return Array.from({ length: batchSize }, () => data[rng.int(data.length)]!);
 }
@@ -233,6 +247,10 @@ export async function fitWithLoss(
   },
 ): Promise<FitReport> {
   const t = o.options;
+  const { vocabSize: V, contextLength: C } = ctx.policy.config;
+  const micro = Math.ceil(t.batchSize / t.microBatches);
+  // Logits, their softmax and gradient for one micro-batch: fail now rather than at the first step.
+  checkSize({ where: `[${o.plugin}] options`, field: 'batchSize', elements: micro * C * V, bytes: micro * C * V * 4 * 4, what: `logits of a micro-batch [${micro}, ≤ ${C}, ${V}] and their gradients`, fix: 'lower batchSize or raise microBatches' });
   const trainer = new Trainer(ctx.policy, {
     totalSteps: t.steps,
     microBatches: t.microBatches,
