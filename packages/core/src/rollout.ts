@@ -118,13 +118,14 @@ function checkRolloutOptions(model: Transformer, env: Environment<unknown>, o: R
 const worldName = (env: Environment<unknown>): string => `world "${env.name ?? '(unnamed)'}"`;
 
 /** Checks token ids an environment produced (prompt or observation): integers inside the vocabulary. */
-function checkEnvTokens(env: Environment<unknown>, what: string, tokens: unknown, V: number, episode: number, at: number): readonly number[] {
+function checkEnvTokens(env: Environment<unknown>, what: string, tokens: unknown, V: number, episode: number, at: number, sequence = true): readonly number[] {
   if (!Array.isArray(tokens)) throw new ZooError('ENV_ERROR', `${worldName(env)} returned ${what} ${describeValue(tokens)}, not an array of token ids (episode ${episode})`, { field: what, position: [episode, at] });
   tokens.forEach((t: unknown, j) => {
     if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= V) {
-      throw new ZooError('ENV_ERROR', `${worldName(env)} returned ${what} with token ${describeValue(t)} at index ${j} (episode ${episode}, position ${at + j}); tokens must be ids in [0, ${V - 1}]`, {
+      const pos = sequence ? at + j : at;
+      throw new ZooError('ENV_ERROR', `${worldName(env)} returned ${what} with token ${describeValue(t)} at index ${j} (episode ${episode}, position ${pos}); tokens must be ids in [0, ${V - 1}]`, {
         field: what,
-        position: [episode, at + j],
+        position: [episode, pos],
       });
     }
   });
@@ -220,7 +221,7 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
         if (!needs[i]) continue;
         const r = rows[i]!;
         const at = r.ep.tokens.length;
-        const legal = checkEnvTokens(env as Environment<unknown>, 'legal actions', env.legalActions(r.state), V, first + i, at);
+        const legal = checkEnvTokens(env as Environment<unknown>, 'legal actions', env.legalActions(r.state), V, first + i, at, false);
         if (legal.length === 0) {
           throw new ZooError('ENV_ERROR', `${worldName(env as Environment<unknown>)} offers no legal action at position ${at} of episode ${first + i} but did not end the episode (step must return done: true)`, {
             field: 'legalActions',
