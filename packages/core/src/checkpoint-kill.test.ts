@@ -19,7 +19,7 @@ import { Rng } from './rng.js';
 import { Trainer } from './train.js';
 
 const KILLS = 300;
-const LANES = 4;
+const LANES = 10;
 /** Kill delays are uniform in [0, MAX_DELAY_MS) after the child has resumed (a save takes ~5-30 ms here, mostly fsync). */
 const MAX_DELAY_MS = 30;
 const RESUME_EVERY = 5;
@@ -196,8 +196,9 @@ describe('checkpoints under SIGKILL', () => {
       `kill test: ${KILLS} kills; ${sum((r) => r.childSaves)} saves completed by children; ${sum((r) => r.midSave)} kills left a save half done; ` +
         `${sum((r) => r.unreported)} came after a save completed but before it was reported; ${sum((r) => r.trainLoopResumes)} trainLoop resumes`,
     );
-    // The kills did land inside saves and between them (otherwise the test would prove little).
-    expect(sum((r) => r.midSave)).toBeGreaterThanOrEqual(KILLS / 10);
-    expect(sum((r) => r.childSaves)).toBeGreaterThanOrEqual(KILLS / 3);
+    // The kills did land inside saves, and children completed many saves between them (otherwise the test
+    // would prove little). Measured in two runs: 219 and 231 kills mid-save, 568 and 1,546 completed saves.
+    expect(sum((r) => r.midSave)).toBeGreaterThanOrEqual(KILLS / 4);
+    expect(sum((r) => r.childSaves)).toBeGreaterThanOrEqual((KILLS * 2) / 3);
   });
 });

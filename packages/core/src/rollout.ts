@@ -71,7 +71,7 @@ interface Row<S> {
 
 const id = z.number().int().min(0);
 /** Sampling options (`SampleOptions`), checked where a rollout or a caller's own decoding loop starts. */
-export const sampleOptionsShape = {
+const sampleOptionsShape = {
   temperature: z.number().min(0).optional(),
   topK: z.number().int().min(1).optional(),
   banned: z.array(id).optional(),
