@@ -20,7 +20,7 @@ import { Trainer } from './train.js';
 
 const KILLS = 300;
 const LANES = 10;
-/** Kill delays are uniform in [0, MAX_DELAY_MS) after the child has resumed (a save takes ~5-30 ms here, mostly fsync). */
+/** Kill delays are uniform in [0, MAX_DELAY_MS) after the child has resumed (room for several saves). */
 const MAX_DELAY_MS = 30;
 const RESUME_EVERY = 5;
 const KEEP_LAST = 2;
