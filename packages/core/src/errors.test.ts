@@ -62,13 +62,12 @@ describe('bad input gives a coded error naming the field or position and the fix
   it('7: a checkpoint folder that does not exist', async () => {
     const e = await rejected(() => loadCheckpoint(path.join(tmp(), 'nope')));
     expect(e.code).toBe('CHECKPOINT_MISSING');
-    expect(e.message).toContain('pass the folder that holds model.json and weights.bin');
+    expect(e.message).toContain('pass the directory given to saveCheckpoint (or one of its step folders)');
   });
 
   it('8: a truncated weights.bin', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    const bin = path.join(dir, 'weights.bin');
+    const bin = path.join((await saveCheckpoint(dir, { model })).path, 'weights.bin');
     fs.truncateSync(bin, 100);
     const e = await rejected(() => loadCheckpoint(dir));
     expect([e.code, e.field]).toEqual(['CHECKPOINT_CORRUPT', bin]);
@@ -77,8 +76,7 @@ describe('bad input gives a coded error naming the field or position and the fix
 
   it('9: weights that do not fit the config', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    const json = path.join(dir, 'model.json');
+    const json = path.join((await saveCheckpoint(dir, { model })).path, 'model.json');
     const meta = JSON.parse(fs.readFileSync(json, 'utf8'));
     meta.config.mlpRatio = 2;
     fs.writeFileSync(json, JSON.stringify(meta));
@@ -89,8 +87,7 @@ describe('bad input gives a coded error naming the field or position and the fix
 
   it('10: a checkpoint from another format version', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    const json = path.join(dir, 'model.json');
+    const json = path.join((await saveCheckpoint(dir, { model })).path, 'model.json');
     fs.writeFileSync(json, JSON.stringify({ ...JSON.parse(fs.readFileSync(json, 'utf8')), version: 99 }));
     const e = await rejected(() => loadCheckpoint(dir));
     expect([e.code, e.field]).toEqual(['CHECKPOINT_MISMATCH', `${json}#version`]);
@@ -99,8 +96,7 @@ describe('bad input gives a coded error naming the field or position and the fix
 
   it('11: a damaged model.json', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    fs.writeFileSync(path.join(dir, 'model.json'), '{"format": "regime-zoo-checkpoint", ');
+    fs.writeFileSync(path.join((await saveCheckpoint(dir, { model })).path, 'model.json'), '{"format": "regime-zoo-checkpoint", ');
     const e = await rejected(() => loadCheckpoint(dir));
     expect(e.code).toBe('CHECKPOINT_CORRUPT');
     expect(e.message).toContain('use an earlier one');

@@ -18,6 +18,8 @@ export { graphAvailable, setGraphMode } from './graph.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';
+export { findCheckpoint, removeLitter, DEFAULT_KEEP_LAST, POINTER_FILE } from './checkpoint-store.js';
+export type { FoundCheckpoint } from './checkpoint-store.js';
 export { padExamples, withConditioning, sampleExamples, exampleLogProbs, legalLogits, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
 export type { TrainLoopOptions, TrainingOptions } from './loop.js';
 export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, runProbe, createFitContext } from './plugin.js';

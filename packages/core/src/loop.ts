@@ -1,21 +1,24 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
+import { DEFAULT_KEEP_LAST, findCheckpoint } from './checkpoint-store.js';
 import { ZooError } from './errors.js';
 import type { Example, FitContext, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
 import type { Transformer } from './model.js';
 import { legalLogitMask, sequenceLogProbs } from './ops.js';
 import type { Rng } from './rng.js';
 import { Trainer, type LossOutput } from './train.js';
+import { checkSize, describeValue } from './validate.js';
 
 /**
  * Pads examples on the right into `tokens` [B, T] (int32) and `targets` [B, T-1] (1 where the token at
  * t+1 is a training target: the example's `targetMask`, or every real token after the first).
  */
 export function padExamples(examples: readonly Example[], padId = 0): { tokens: tf.Tensor2D; targets: tf.Tensor2D } {
-  const T = Math.max(...examples.map((e) => e.tokens.length));
+  if (examples.length === 0) throw new ZooError('EMPTY_DATASET', 'padExamples needs at least one example', { field: 'examples' });
+  let T = 0;
+  for (const e of examples) T = Math.max(T, e.tokens.length); // no spread: it overflows the stack past ~100k examples
+  checkSize({ where: 'padExamples', field: 'examples', elements: examples.length * T, what: `tokens [${examples.length}, ${T}]`, fix: 'pad and score the examples in batches' });
   const ids = new Int32Array(examples.length * T).fill(padId);
   const mask = new Float32Array(examples.length * (T - 1));
   examples.forEach((e, b) => {
@@ -65,13 +68,16 @@ export function exampleLogProbs(model: Transformer, examples: readonly Example[]
     ? examples.map((e) => (e.legal ? e : { ...e, legal: e.tokens.flatMap((_, t) => (isTarget(e, t) ? [ids] : [])) }))
     : examples;
   const out: number[] = [];
+  const V = model.config.vocabSize;
+  const C = model.config.contextLength;
+  checkSize({ where: 'exampleLogProbs options', field: 'batchSize', elements: Math.min(batchSize, examples.length) * C * V, what: `logits [batch ${batchSize}, time ≤ ${C}, vocab ${V}]`, fix: 'lower batchSize' });
   for (let i = 0; i < scored.length; i += batchSize) {
     const batch = scored.slice(i, i + batchSize);
     const lp = tf.tidy(() => {
       const { tokens, targets } = padExamples(batch);
       return sequenceLogProbs(legalLogits(model.forward(tokens).logits, batch), tokens, targets);
     });
-    out.push(...lp.dataSync());
+    for (const v of lp.dataSync()) out.push(v);
     lp.dispose();
   }
   return out;
@@ -153,6 +159,13 @@ export async function datasetReturns(ctx: FitContext, source: 'visible' | 'rewar
           throw new ZooError('BAD_RETURN', `[${plugin}] dataset[${i}] has no visible return; set Example.return or use returnSource: 'reward'`, { field: 'dataset', position: [i], plugin });
         }
       }
+      if (typeof r !== 'number') {
+        throw new ZooError('BAD_RETURN', `[${plugin}] the ${source === 'reward' ? 'reward function returned' : 'visible return of'} dataset[${i}] ${source === 'reward' ? '' : 'is '}${describeValue(r)}, not a number; returns must be finite numbers`, {
+          field: 'dataset',
+          position: [i],
+          plugin,
+        });
+      }
       if (!Number.isFinite(r)) throw new ZooError('BAD_RETURN', `[${plugin}] the return of dataset[${i}] is ${r}; returns must be finite`, { field: 'dataset', position: [i], plugin });
       return r;
     }),
@@ -171,6 +184,7 @@ export function withConditioning(ex: Example, ids: readonly number[]): Example {
 
 /** `batchSize` examples drawn uniformly with replacement by a seeded RNG (the trainer's, for exact resume). */
 export function sampleExamples<T>(rng: Rng, data: readonly T[], batchSize: number): T[] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ZooError('OPTION_INVALID', `sampleExamples: batchSize must be an integer ≥ 1, got ${batchSize}`, { field: 'batchSize' });
   if (data.length === 0) throw new ZooError('EMPTY_DATASET', 'cannot draw a batch from an empty dataset; pass behaviour episodes in ctx.dataset', { field: 'dataset' });
   return Array.from({ length: batchSize }, () => data[rng.int(data.length)]!);
 }
@@ -189,6 +203,8 @@ export interface TrainLoopOptions {
   /** Save here every `checkpointEvery` steps, on abort and at the end; resume from here if a checkpoint exists. */
   checkpointDir?: string;
   checkpointEvery?: number;
+  /** Step folders kept in `checkpointDir` (default 2); older ones are pruned at each save. */
+  keepLast?: number;
   /** Stored in the checkpoint's `regime` field; a function is called at each save (state that must resume). */
   regimeMeta?: unknown;
   /** Called with the checkpoint's `regime` field when the loop resumes from a checkpoint. */
@@ -206,12 +222,22 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
   const dir = o.checkpointDir;
   const save = async () => {
     const regime = typeof o.regimeMeta === 'function' ? (o.regimeMeta as () => unknown)() : o.regimeMeta;
-    if (dir) await saveCheckpoint(dir, { model: trainer.model, trainer, regime, tokenizer: o.tokenizer });
+    if (dir) await saveCheckpoint(dir, { model: trainer.model, trainer, regime, tokenizer: o.tokenizer, keepLast: o.keepLast ?? DEFAULT_KEEP_LAST });
   };
-  if (dir && fs.existsSync(path.join(dir, 'model.json'))) {
-    const ckpt = await loadCheckpoint(dir);
+  const found = dir ? await findCheckpoint(dir) : undefined;
+  if (found) {
+    const ckpt = await loadCheckpoint(dir!);
     try {
       trainer.model.copyWeightsFrom(ckpt.model);
+    } catch (e) {
+      ckpt.dispose();
+      const c = ckpt.model.config;
+      const m = trainer.model.config;
+      throw new ZooError(
+        'CHECKPOINT_MISMATCH',
+        `cannot resume from ${found.folder}: it holds a model of another shape (vocabSize ${c.vocabSize}, contextLength ${c.contextLength}, dModel ${c.dModel}, nLayers ${c.nLayers}, valueHead ${c.valueHead}) than the one being trained (vocabSize ${m.vocabSize}, contextLength ${m.contextLength}, dModel ${m.dModel}, nLayers ${m.nLayers}, valueHead ${m.valueHead}); use another checkpointDir or delete that one`,
+        { cause: e, field: found.folder },
+      );
     } finally {
       ckpt.model.dispose();
     }
@@ -250,6 +276,8 @@ export const trainingOptionsSchema = z.object({
   clipNorm: z.number().min(0).default(1),
   /** Save a checkpoint every this many steps (0: only on abort and at the end). */
   checkpointEvery: z.number().int().min(0).default(0),
+  /** Step folders kept in the checkpoint directory; older ones are deleted at each save. */
+  keepLast: z.number().int().min(1).default(DEFAULT_KEEP_LAST),
 });
 
 export type TrainingOptions = z.output<typeof trainingOptionsSchema>;
@@ -273,6 +301,10 @@ export async function fitWithLoss(
   },
 ): Promise<FitReport> {
   const t = o.options;
+  const { vocabSize: V, contextLength: C } = ctx.policy.config;
+  const micro = Math.ceil(t.batchSize / t.microBatches);
+  // Logits, their softmax and gradient for one micro-batch: fail now rather than at the first step.
+  checkSize({ where: `[${o.plugin}] options`, field: 'batchSize', elements: micro * C * V, bytes: micro * C * V * 4 * 4, what: `logits of a micro-batch [${micro}, ≤ ${C}, ${V}] and their gradients`, fix: 'lower batchSize or raise microBatches' });
   const trainer = new Trainer(ctx.policy, {
     totalSteps: t.steps,
     microBatches: t.microBatches,
@@ -290,6 +322,7 @@ export async function fitWithLoss(
       progress: ctx.progress,
       signal: ctx.signal,
       checkpointEvery: t.checkpointEvery,
+      keepLast: t.keepLast,
       regimeMeta: () => ({ name: o.plugin, options: t, ...(o.state ? { state: o.state.save() } : {}) }),
       ...(o.state ? { onResume: (meta: unknown) => o.state!.restore((meta as { state?: unknown } | undefined)?.state) } : {}),
       ...(ctx.checkpointDir ? { checkpointDir: ctx.checkpointDir } : {}),

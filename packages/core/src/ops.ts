@@ -1,10 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ZooError } from './errors.js';
 
 /**
  * Log-probabilities of next tokens: `logits` [B, T, V] predict `tokens[:, 1:]`. Returns [B, T-1] with
  * entry (b, t) = log π(tokens[b, t+1] | tokens[b, ≤t]).
  */
 export function tokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
+  if (logits.rank !== 3 || tokens.rank !== 2 || logits.shape[0] !== tokens.shape[0] || logits.shape[1] !== tokens.shape[1]) {
+    throw new ZooError(
+      'SHAPE_MISMATCH',
+      `tokenLogProbs: logits [${logits.shape}] and tokens [${tokens.shape}] must be [batch, time, vocab] and [batch, time] of the same batch and time; pass the tokens the logits were computed from`,
+      { field: 'tokens' },
+    );
+  }
+  if (tokens.shape[1] < 2) throw new ZooError('SHAPE_MISMATCH', `tokenLogProbs: sequences of length ${tokens.shape[1]} have no next token to score; pass at least 2 tokens`, { field: 'tokens' });
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const lp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [B, T - 1, V]));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { corridor } from './__fixtures__/corridor.js';
+import { findCheckpoint } from './checkpoint-store.js';
 import { mleRegime } from './examples/mle-regime.js';
 import { Transformer } from './model.js';
 import { z } from 'zod';
@@ -79,7 +80,7 @@ describe('writing-a-regime', () => {
     });
     const first = await runFit(mleRegime({ steps: 10 }), ctx);
     expect(first).toMatchObject({ steps: 5, aborted: true });
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).step).toBe(5);
+    expect(JSON.parse(fs.readFileSync(path.join((await findCheckpoint(dir))!.folder, 'model.json'), 'utf8')).step).toBe(5);
     const again = await runFit(mleRegime({ steps: 10 }), { ...ctx, signal: new AbortController().signal, progress: () => {} });
     expect(again).toMatchObject({ steps: 10 });
     expect(again.aborted).toBeUndefined();

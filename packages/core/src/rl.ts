@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ZooError } from './errors.js';
+import { describeValue } from './validate.js';
 import { padExamples } from './loop.js';
 import type { Transformer } from './model.js';
 import { entropy, legalLogitMask, maskedMean, type KlEstimator } from './ops.js';
@@ -135,6 +136,14 @@ export async function collectRollouts(o: CollectOptions): Promise<RolloutBatch> 
     throw new ZooError('SHAPE_MISMATCH', `[${o.plugin}] step ${o.step}: reward.many returned ${scores.length} scores for ${episodes.length} episodes`, { step: o.step, plugin: o.plugin, field: 'reward' });
   }
   scores.forEach((s, i) => {
+    if (typeof s !== 'number') {
+      throw new ZooError('BAD_RETURN', `[${o.plugin}] step ${o.step}: the reward of episode ${i} is ${describeValue(s)}, not a number; a reward function returns a finite number`, {
+        step: o.step,
+        plugin: o.plugin,
+        field: 'reward',
+        position: [i],
+      });
+    }
     if (!Number.isFinite(s)) {
       throw new ZooError('NON_FINITE', `[${o.plugin}] step ${o.step}: the reward of episode ${i} is ${s}; rewards must be finite numbers`, {
         step: o.step,

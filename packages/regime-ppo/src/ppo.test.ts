@@ -1,4 +1,4 @@
-import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
+import { createFitContext, exampleLogProbs, findCheckpoint, Rng, runFit, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, stopChoiceWorld, tiltedPosterior } from '@regime-zoo/test-utils';
 import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
@@ -97,7 +97,7 @@ describe('regime-ppo runs', () => {
       step: 2,
       message: expect.stringContaining('[regime-ppo] step 2: the reward of episode 0 is NaN'),
     });
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).step).toBe(2);
+    expect(JSON.parse(fs.readFileSync(path.join((await findCheckpoint(dir))!.folder, 'model.json'), 'utf8')).step).toBe(2);
     const throwing = () => {
       throw new Error('reward model offline');
     };

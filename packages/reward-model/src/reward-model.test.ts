@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { collectRollouts, logSigmoid, Rng, saveCheckpoint, tf, Transformer, ZooError } from '@regime-zoo/core';
+import { collectRollouts, findCheckpoint, logSigmoid, Rng, saveCheckpoint, tf, Transformer, ZooError } from '@regime-zoo/core';
 import type { PreferencePair, RewardFn } from '@regime-zoo/core';
 import { expectNoTensorLeak } from '@regime-zoo/test-utils';
 import {
@@ -233,7 +233,7 @@ describe('reward model API', () => {
     await whole.save(path.join(dir, 'rm'), { vocabulary: worldVocabulary() });
     const loaded = await loadRewardModel(path.join(dir, 'rm'));
     expect(loaded.scoreMany(episodes.map(toExample))).toEqual(expected);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'rm', 'model.json'), 'utf8')).regime.name).toBe('reward-model');
+    expect(JSON.parse(fs.readFileSync(path.join((await findCheckpoint(path.join(dir, 'rm')))!.folder, 'model.json'), 'utf8')).regime.name).toBe('reward-model');
 
     const controller = new AbortController();
     const ckpt = path.join(dir, 'run');

@@ -171,7 +171,8 @@ function checkPairs(pairs: readonly unknown[], model: Transformer): void {
  */
 function lastTokenRewards(model: Transformer, examples: readonly Scorable[]): tf.Tensor1D {
   const B = examples.length;
-  const T = Math.max(...examples.map((e) => e.tokens.length));
+  let T = 0;
+  for (const e of examples) T = Math.max(T, e.tokens.length); // no spread: it overflows the stack past ~100k rows
   const ids = new Int32Array(B * T);
   const last = new Float32Array(B * T);
   examples.forEach((e, b) => {
@@ -249,7 +250,7 @@ export class RewardModel {
     const out: number[] = [];
     for (let i = 0; i < stripped.length; i += batchSize) {
       const r = tf.tidy(() => lastTokenRewards(this.model, stripped.slice(i, i + batchSize)));
-      out.push(...r.dataSync());
+      for (const v of r.dataSync()) out.push(v);
       r.dispose();
     }
     return out;

@@ -53,6 +53,35 @@ describe('episode datasets', () => {
     expect((await rejected(readEpisodes(path))).message).toMatch(new RegExp(`${path}:1: .*split`));
   });
 
+  it('should refuse token ids outside a given vocabulary at read time, naming file and line', async () => {
+    const path = join(dir, 'vocab.jsonl');
+    await writeEpisodes(path, episodes.slice(0, 3));
+    const max = Math.max(...episodes.slice(0, 3).flatMap((e) => e.tokens));
+    expect(await readEpisodes(path, { vocabulary: { size: max + 1 } })).toHaveLength(3);
+    const bad = { ...episodes[1]!, tokens: episodes[1]!.tokens.map((t, i) => (i === 2 ? max + 5 : t)) };
+    await writeEpisodes(path, [episodes[0]!, bad]);
+    const e = await rejected(readEpisodes(path, { vocabulary: { size: max + 1 } }));
+    expect([e.code, e.field, e.position]).toEqual(['TOKEN_OUT_OF_RANGE', path, [2]]);
+    expect(e.message).toBe(`${path}:2: line 2: tokens[2] is token id ${max + 5}, outside the vocabulary [0, ${max}] (a dataset written with another vocabulary?)`);
+  });
+
+  it('should refuse an empty file instead of returning an empty dataset', async () => {
+    const path = join(dir, 'empty.jsonl');
+    await writeFile(path, '');
+    const e = await rejected(readEpisodes(path));
+    expect([e.code, e.field]).toEqual(['EMPTY_DATASET', path]);
+    expect(e.message).toBe(`${path} holds no rows (the file is empty); a dataset needs at least one JSON line`);
+    await writeFile(path, '\n\n  \n');
+    expect((await rejected(readEpisodes(path))).message).toContain('(only blank lines)');
+    expect(await readJsonl(path, z.object({}), { allowEmpty: true })).toEqual([]);
+  });
+
+  it('should skip a UTF-8 byte-order mark', async () => {
+    const path = join(dir, 'bom.jsonl');
+    await writeFile(path, `\uFEFF${JSON.stringify(episodes[0])}\n${JSON.stringify(episodes[1])}\n`);
+    expect(await readEpisodes(path)).toEqual(episodes.slice(0, 2));
+  });
+
   it('should leave no file at the target when a write fails midway, and keep an old file intact', async () => {
     const path = join(dir, 'atomic.jsonl');
     async function* failing() {

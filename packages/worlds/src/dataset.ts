@@ -1,7 +1,7 @@
 import { describeZodError, Rng, ZooError, type Example } from '@regime-zoo/core';
 import { z } from 'zod';
 import { MAX_EPISODE_TOKENS } from './episode.js';
-import { readJsonl, writeJsonl } from './jsonl.js';
+import { readJsonl, tokensInVocabulary, writeJsonl } from './jsonl.js';
 import { drawPolicy, mixSchema, runEpisode } from './policies.js';
 import type { MixEntry, Split, ToyWorld } from './types.js';
 
@@ -101,9 +101,13 @@ export function writeEpisodes(path: string, episodes: Iterable<EpisodeRecord> | 
   return writeJsonl(path, episodes, episodeRecordSchema as unknown as z.ZodType<EpisodeRecord>);
 }
 
-/** Reads an episode dataset; a malformed line fails with `BAD_JSON` naming the file and line. */
-export function readEpisodes(path: string): Promise<EpisodeRecord[]> {
-  return readJsonl(path, episodeRecordSchema);
+/**
+ * Reads an episode dataset; a malformed line fails with `BAD_JSON` naming the file and line, an empty
+ * file with `EMPTY_DATASET`. With `vocabulary`, a token id outside it fails with `TOKEN_OUT_OF_RANGE` at file:line.
+ */
+export function readEpisodes(path: string, options: { vocabulary?: { readonly size: number } } = {}): Promise<EpisodeRecord[]> {
+  const size = options.vocabulary?.size;
+  return readJsonl(path, episodeRecordSchema, size === undefined ? {} : { check: tokensInVocabulary(size, (r: EpisodeRecord) => [['tokens', r.tokens]]) });
 }
 
 /**
