@@ -72,6 +72,11 @@ function defaultExport(kind: PluginKind, pkg: string): string {
   return hit.length === 1 ? hit[0]!.export : 'default';
 }
 
+/** A plugin module given as a path (`./my-probe.ts`), resolved from the config's folder. */
+function isLocalPath(pkg: string): boolean {
+  return pkg.startsWith('./') || pkg.startsWith('../') || path.isAbsolute(pkg);
+}
+
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
 /**
@@ -84,6 +89,14 @@ export function importPackage(pkg: string, resolveFrom: string, field: string): 
   let p = modules.get(key);
   if (!p) {
     p = (async () => {
+      if (isLocalPath(pkg)) {
+        const file = path.resolve(resolveFrom, pkg);
+        try {
+          return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+        } catch (e) {
+          throw new ZooError('CONFIG_INVALID', `${field}: the plugin file ${file} failed to load: ${(e as Error).message.split('\n')[0]}`, { field, cause: e });
+        }
+      }
       if (!PACKAGE_NAME.test(pkg)) throw new ZooError('CONFIG_INVALID', `${field}: "${pkg}" is not a package name (e.g. "@regime-zoo/regime-dpo" or "my-regime")`, { field });
       try {
         return (await import(pkg)) as Record<string, unknown>;
