@@ -15,6 +15,7 @@ import {
   type TorchReference,
   type TorchReferenceResult,
 } from '@regime-zoo/core';
+import { experimentCommand } from './experiment.js';
 
 const USAGE = `zoo <command> [options]
 
@@ -27,6 +28,15 @@ commands:
                                3 warm-up steps, median of 5 rollouts per mode, in turns); each config
                                then at once in PyTorch (bench/torch_reference.py, when python3 can
                                import torch; REGIME_ZOO_PYTHON picks the interpreter); tfjs/PyTorch ratios
+  run <config> [--run-dir DIR] [--runs-dir DIR] [--workers N]
+                               runs an experiment config (.ts, .json, .yaml) into a run directory
+                               (default runs/<name>): stages, checkpoints, metrics.jsonl, TensorBoard
+                               events, results.json, report.md and report.html; stages already complete
+                               with the same inputs are skipped
+  resume <runDir> [--workers N]
+                               continues a stopped or killed run where it left off
+  report <runDir>              writes report.md and report.html again from results.json
+  ls [runsDir]                 the run directories under runsDir (default runs) and their state
   help                         this text`;
 
 const TORCH_SCRIPT = path.join('bench', 'torch_reference.py');
@@ -174,6 +184,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       }
       return 0;
     }
+    case 'run':
+    case 'resume':
+    case 'report':
+    case 'ls':
+      return experimentCommand(command, rest, out, USAGE);
     case undefined:
     case 'help':
     case '--help':
