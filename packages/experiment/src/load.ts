@@ -49,11 +49,11 @@ export async function readConfigFile(file: string): Promise<LoadedConfig> {
   const text = fs.readFileSync(abs, 'utf8');
   const lineCounter = new LineCounter();
   // JSON is YAML 1.2, so one parser gives line positions for both.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
-    throw new ZooError('CONFIG_INVALID', `${abs}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${err.message.split('\n')[0]}`, { field: abs, cause: err });
+    throw new ZooError('CONFIG_INVALID', `${abs}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, { field: abs, cause: err });
   }
   return { raw: doc.toJS(), file: abs, locate: locator(doc, lineCounter) };
 }
@@ -104,7 +104,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function validateConfig(loaded: LoadedConfig): ExperimentConfig {
   const r = experimentSchema.safeParse(loaded.raw);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
+  // A misspelt key also leaves a required one missing: the unknown key is the more useful message.
+  const issue = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
   const p = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
   const field = formatPath(p);
   throw new ZooError('CONFIG_INVALID', `${where(loaded, p)}: ${field}: ${describeIssue(issue)}`, { field, cause: r.error });

@@ -134,7 +134,7 @@ export async function lockRun(runDir: string): Promise<() => Promise<void>> {
     } catch {
       // no owner file: the lock was just taken, or its owner died before writing it
     }
-    if (owner.pid !== undefined && owner.pid !== process.pid && alive(owner.pid)) {
+    if (owner.pid !== undefined && alive(owner.pid)) {
       throw new ZooError('CONFIG_INVALID', `run directory ${runDir} is locked by a live run (process ${owner.pid}); wait for it to finish, stop it, or pass another run directory`, {
         field: runDir,
       });
