@@ -91,7 +91,7 @@ describe('zoo run (config → stages → run directory → results → report)',
         figs.map((f) => {
           const marks = [...f.querySelectorAll('svg .role-mark')].filter((g) => !/role-(axis|legend|title|frame|scope)/.test(g.getAttribute('class') ?? ''));
           const drawn = marks.flatMap((g) => [...g.querySelectorAll('path, rect, line, circle, text')]).filter((el) => {
-            const b = (el as SVGGraphicsElement).getBBox();
+            const b = (el as unknown as { getBBox(): { width: number; height: number } }).getBBox();
             return b.width > 0 || b.height > 0;
           });
           return { id: f.getAttribute('data-chart'), drawn: drawn.length };

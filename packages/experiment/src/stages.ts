@@ -15,7 +15,7 @@ import {
   type EvalSpec,
   type FitReport,
   type ProbeContext,
-  type ProbeRow,
+  type ProbeResult,
   type Transformer as Model,
 } from '@regime-zoo/core';
 import { loadRewardModel, trainRewardModel } from '@regime-zoo/reward-model';
@@ -24,6 +24,13 @@ import { generateEpisodes, preferencePairs, readEpisodes, readPreferences, toExa
 import { checkpointStep, stageMetrics } from './metrics.js';
 import type { PlannedStage } from './plan.js';
 import type { ResolvedExperiment } from './resolve.js';
+import type { ResultRow } from './results.js';
+
+/** One number a probe measured and where it is from (core's `ProbeRow`, issue 12). */
+type ProbeRow = Omit<ResultRow, 'model' | 'seed'> & { probe: string };
+
+/** What a distiller returns (core's `DistillReport`, issue 13): the trained student and its data counts. */
+type DistillReport = FitReport & { student: Model; init?: string; data?: { collected: number; kept: number } };
 import { finishStage, hashOf, openStage, readStage, stageDir, type StageRecord } from './rundir.js';
 
 /** Progress of one stage, for bars and plain lines. */
@@ -211,7 +218,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const base = await loadModel(modelOf(env.runDir, env.x, 'base', s.seed));
     const h = trainingHooks(env, s, dir, d.name);
     try {
-      const ctx: DistillContext = {
+      const ctx = {
         teacher,
         base,
         worlds: env.x.worlds.map((w) => w.environment('id') as Environment),
@@ -225,13 +232,13 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
         checkpointDir: h.checkpointDir,
         shared: {},
       };
-      const report = await callPluginHook(distiller, 'distill', () => distiller.distill(ctx));
+      const report = (await callPluginHook(distiller, 'distill', () => distiller.distill(ctx as unknown as DistillContext))) as DistillReport;
       try {
         if (!report.aborted) await saveCheckpoint(path.join(dir, MODEL_DIR), { model: report.student, tokenizer: env.x.vocabulary.toJSON(), regime: { name: distiller.name, teacher: d.teacher } });
       } finally {
         report.student.dispose();
       }
-      return { ...fitReportOutput(report), init: report.init, data: { collected: report.data.collected, kept: report.data.kept } };
+      return { ...fitReportOutput(report), ...(report.init ? { init: report.init } : {}), ...(report.data ? { data: { collected: report.data.collected, kept: report.data.kept } } : {}) };
     } finally {
       h.metrics.close();
       teacher.dispose();
@@ -247,7 +254,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const rows: (ProbeRow & { model: string; seed: number })[] = [];
     try {
       for (const [i, probe] of env.x.probes.entries()) {
-        const ctx: ProbeContext = {
+        const ctx = {
           policy,
           ...(base ? { base } : {}),
           worlds: env.x.worlds,
@@ -258,10 +265,10 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
           signal: env.signal,
           shared: {},
         };
-        const result = await callPluginHook(probe, 'run', () => probe.run(ctx));
+        const result = (await callPluginHook(probe, 'run', () => probe.run(ctx as unknown as ProbeContext))) as ProbeResult & { rows?: ProbeRow[] };
         const got: ProbeRow[] =
           result.rows ??
-          Object.entries(result.metrics).map(([metric, value]) => ({ probe: probe.name, world: 'all', split: 'id', condition: 'none', decoding: 'sample', metric, value, lo: null, hi: null, n: 0 }));
+          Object.entries(result.metrics).map(([metric, value]) => ({ probe: probe.name, world: 'all', split: 'id' as const, condition: 'none', decoding: 'sample' as const, metric, value, lo: null, hi: null, n: 0 }));
         for (const r of got) {
           if (!Number.isFinite(r.value)) throw new ZooError('NON_FINITE', `[plugin ${probe.name}, hook run] metric ${r.metric} of ${r.world}/${r.split} is ${r.value}; probes must report finite numbers`, { plugin: probe.name, hook: 'run', field: r.metric });
           rows.push({ ...r, model: name, seed: s.seed });
