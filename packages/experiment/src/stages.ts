@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   createFitContext,
+  ensureBackend,
   loadCheckpoint,
   Rng,
   runFit,
@@ -78,6 +79,9 @@ function readData(runDir: string, seed: number): Promise<EpisodeRecord[]> {
  * same key (a killed run) is resumed from its checkpoint. Returns whether it ran.
  */
 export async function runStage(env: StageEnv, s: PlannedStage): Promise<boolean> {
+  // Before any tensor: a stage that starts by reading a checkpoint would otherwise create its first
+  // tensors on tfjs's default pure-JS backend.
+  ensureBackend();
   if (readStage(env.runDir, s.id, s.key)) {
     env.progress({ stage: s.id, step: 0, total: 0, event: 'skip' });
     return false;
