@@ -20,7 +20,7 @@ export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHEC
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';
 export { padExamples, withConditioning, sampleExamples, exampleLogProbs, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
 export type { TrainLoopOptions, TrainingOptions } from './loop.js';
-export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, createFitContext } from './plugin.js';
+export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, runProbe, createFitContext } from './plugin.js';
 export type {
   PluginKind,
   PluginBase,
@@ -33,6 +33,7 @@ export type {
   FitReport,
   ProbeContext,
   ProbeResult,
+  ProbeRow,
   DistillContext,
   EvalSpec,
   Example,
@@ -45,6 +46,8 @@ export type {
 } from './plugin.js';
 /** The tfjs-core namespace core is built on (the same instance), so regimes need no separate install. */
 export * as tf from '@tensorflow/tfjs-core';
+/** zod, the schema library plugin options are written in (the same instance core validates with), so a plugin needs no separate install. */
+export { z } from 'zod';
 export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';

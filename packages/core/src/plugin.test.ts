@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { corridor } from './__fixtures__/corridor.js';
 import { mleRegime } from './examples/mle-regime.js';
 import { Transformer } from './model.js';
-import { createFitContext, runFit, type Example } from './plugin.js';
+import { z } from 'zod';
+import { ZooError } from './errors.js';
+import { createFitContext, defineProbe, runFit, runProbe, type Example } from './plugin.js';
 import { Rng } from './rng.js';
 import { rollout } from './rollout.js';
 
@@ -93,6 +95,24 @@ describe('writing-a-regime', () => {
       hook: 'fit',
       message: '[plugin example-mle, hook fit] the dataset is empty; pass behaviour episodes in ctx.dataset',
     });
+    policy.dispose();
+  });
+
+  it('should name the probe and hook when a probe fails, and keep a ZooError code', async () => {
+    const broken = defineProbe({
+      name: 'example-probe',
+      options: z.object({ fail: z.enum(['plain', 'coded']).default('plain') }).strict(),
+      create: (o) => ({
+        async run() {
+          if (o.fail === 'coded') throw new ZooError('PROBE_UNSUPPORTED', "world 'tamper' has no feature 'p'", { field: 'feature' });
+          throw new Error('boom');
+        },
+      }),
+    });
+    const policy = Transformer.create(config);
+    const ctx = { policy, worlds: [], rng: new Rng(1), signal: new AbortController().signal, shared: {} };
+    await expect(runProbe(broken(), ctx)).rejects.toMatchObject({ code: 'PLUGIN_FAILED', plugin: 'example-probe', hook: 'run', message: '[plugin example-probe, hook run] boom' });
+    await expect(runProbe(broken({ fail: 'coded' }), ctx)).rejects.toMatchObject({ code: 'PROBE_UNSUPPORTED', plugin: 'example-probe', hook: 'run', field: 'feature' });
     policy.dispose();
   });
 });

@@ -120,17 +120,50 @@ export interface Regime extends PluginBase<'regime'> {
 
 export interface ProbeContext {
   policy: Transformer;
+  /** The model the policy was fine-tuned from (KL to base, flag leakage). */
   base?: Transformer;
-  worlds: readonly Environment[];
+  /** Worlds to probe, as plugins: a probe makes the environment of each split it measures. */
+  worlds: readonly World[];
+  /** Splits to measure (default both: `['id', 'ood']`). */
+  splits?: readonly ('id' | 'ood')[];
   vocabulary?: VocabularyLike;
+  /**
+   * The regime's `condition()` bound to the vocabulary: conditioning ids for an evaluation spec (a DT is
+   * asked for a bucket, a flag model for `<rlhf:on|off>`). Absent: the policy is probed unconditioned.
+   */
+  condition?: (spec: EvalSpec) => readonly number[];
   rng: Rng;
   signal: AbortSignal;
   shared: Partial<SharedData>;
 }
 
+/**
+ * One number a probe measured, JSON-serialisable (`@regime-zoo/probes` exports its zod schema). Every
+ * number says where it is from: world, split, conditioning and decoding.
+ */
+export interface ProbeRow {
+  probe: string;
+  world: string;
+  /** `ood-id` for a difference between the splits (OOD amplification). */
+  split: 'id' | 'ood' | 'ood-id';
+  /** Conditioning tokens the policy was given, as text (`rlhf:off`, `rtg:4`), or `none`. */
+  condition: string;
+  decoding: 'sample' | 'greedy';
+  /** Metric name (`TamperRate`, `DeltaI`, `trigger/layer0/accuracy`, …): per-layer metrics carry `/layer{l}`. */
+  metric: string;
+  value: number;
+  /** 95% interval (Wilson for rates, Newcombe for differences of rates); null where none applies. */
+  lo: number | null;
+  hi: number | null;
+  /** Episodes (or examples) the number rests on. */
+  n: number;
+}
+
 export interface ProbeResult {
   /** Metric name -> value (rates with their Wilson interval as `<name>/lo`, `<name>/hi`). */
   metrics: Record<string, number>;
+  /** The same numbers with where they are from (`@regime-zoo/probes` fills this in). */
+  rows?: ProbeRow[];
 }
 
 /** A behavioural or representation probe. */
@@ -205,6 +238,11 @@ export const defineDistiller = <S extends z.ZodType, D extends Distiller = Disti
 /** Runs a regime's `fit`, wrapping any failure with the regime's name and the hook. */
 export function runFit(regime: Regime, ctx: FitContext): Promise<FitReport> {
   return callPluginHook(regime, 'fit', () => regime.fit(ctx));
+}
+
+/** Runs a probe's `run`, wrapping any failure with the probe's name and the hook. */
+export function runProbe(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
+  return callPluginHook(probe, 'run', () => probe.run(ctx));
 }
 
 /** A `FitContext` with defaults for everything but the models (empty data, no-op logging, a live signal). */

@@ -69,9 +69,11 @@ export interface TrainRewardModelArgs {
   /** Stored in checkpoints (its `toJSON()`), so a saved reward model says which vocabulary its ids mean. */
   vocabulary?: VocabularyLike;
   /**
-   * Ids of conditioning tokens (`<rlhf:on>`, `<rtg:3>`, ...). A run of them right after the first token
-   * (BOS) is removed before training and scoring, as the worlds' `unsafe`/`evaluate` skip it, so rollouts
-   * of a conditioned policy are scored like the plain episodes the rater compared. Saved with the model.
+   * Ids of conditioning tokens (`<rlhf:on>`, `<rtg:3>`, ...): `vocabulary.bannedIds()`, which decides by
+   * namespace. A run of them right after the first token (BOS) is removed before training and scoring, as
+   * the worlds' `unsafe`/`evaluate` skip it, so rollouts of a conditioned policy are scored like the plain
+   * episodes the rater compared. Saved with the model. With a tokenizer `vocabulary`, an id it holds as a
+   * world symbol is refused (`OPTION_INVALID`).
    */
   conditioningIds?: readonly number[];
 }
@@ -107,6 +109,31 @@ const argsSchema = z.strictObject({
   checkpointDir: z.string().min(1).optional(),
   conditioningIds: z.array(z.number().int().min(0), { error: 'must be an array of token ids' }).optional(),
 });
+
+/** What a tokenizer `Vocabulary` adds to core's `VocabularyLike`: it knows which ids are conditioning tokens. */
+interface ConditioningAware {
+  readonly tokens?: readonly string[];
+  isConditioning(id: number): boolean;
+}
+
+/**
+ * With a vocabulary that knows its namespaces (the tokenizer's `Vocabulary`), every id in
+ * `conditioningIds` must be a conditioning token of it: an id range (the old `FIRST_CONDITIONING_ID` up)
+ * would also take symbols added with `extend({ symbols })`, and stripping them would change the episode.
+ */
+function checkConditioningIds(ids: readonly number[] | undefined, vocabulary: unknown): void {
+  const v = vocabulary as Partial<ConditioningAware> | undefined;
+  if (!ids || typeof v?.isConditioning !== 'function') return;
+  ids.forEach((id, i) => {
+    if (id < (v.tokens?.length ?? Infinity) && !v.isConditioning!(id)) {
+      const token = v.tokens?.[id];
+      throw optionError(
+        `conditioningIds[${i}] is ${id}${token === undefined ? '' : ` ('${token}')`}, which the vocabulary holds as a world symbol, not a conditioning token; pass vocabulary.bannedIds() (every conditioning id, by namespace)`,
+        `conditioningIds[${i}]`,
+      );
+    }
+  });
+}
 
 function optionError(message: string, field: string, cause?: unknown): ZooError {
   return new ZooError('OPTION_INVALID', `[${REWARD_MODEL_NAME}] ${message}`, { field, plugin: REWARD_MODEL_NAME, hook: 'options', ...(cause ? { cause } : {}) });
@@ -286,6 +313,8 @@ export async function trainRewardModel(args: TrainRewardModelArgs): Promise<Rewa
       plugin: REWARD_MODEL_NAME,
     });
   }
+
+  checkConditioningIds(args.conditioningIds, args.vocabulary);
 
   const model = args.model ? args.model.clone({ trainable: true }) : Transformer.create({ ...args.config!, valueHead: true });
   try {
