@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { toZooError } from '@regime-zoo/core';
+import { runQueued } from './queue.js';
 import { listRuns, progressReporter, resumeExperiment, runExperiment, writeReport, type RunOutcome } from '@regime-zoo/experiment';
 
 function workersOf(raw: string | undefined): number | string | undefined {
@@ -21,10 +22,10 @@ function summary(o: RunOutcome): string {
 
 /** `zoo run | resume | report | ls`; returns the exit code (2: bad usage, 1: the run failed). */
 export async function experimentCommand(command: 'run' | 'resume' | 'report' | 'ls', args: string[], out: (s: string) => void, usage: string): Promise<number> {
-  let values: { 'run-dir'?: string; 'runs-dir'?: string; workers?: string };
+  let values: { 'run-dir'?: string; 'runs-dir'?: string; workers?: string; queue?: string };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'run-dir': { type: 'string' }, 'runs-dir': { type: 'string' }, workers: { type: 'string' } } }));
+    ({ values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'run-dir': { type: 'string' }, 'runs-dir': { type: 'string' }, workers: { type: 'string' }, queue: { type: 'string' } } }));
   } catch (e) {
     out(`zoo ${command}: ${(e as Error).message}\n\n${usage}`);
     return 2;
@@ -37,6 +38,17 @@ export async function experimentCommand(command: 'run' | 'resume' | 'report' | '
   if (command !== 'ls' && positionals.length !== 1) {
     out(`zoo ${command}: expected one ${command === 'run' ? 'config file' : 'run directory'}, got ${positionals.length}\n\n${usage}`);
     return 2;
+  }
+  if (command !== 'run' && values.queue !== undefined) {
+    out(`zoo ${command}: --queue is an option of \`zoo run\` (and \`zoo worker\`, \`zoo sweep status\`)`);
+    return 2;
+  }
+  if (command === 'run' && values.queue !== undefined) {
+    if (workers) {
+      out(`zoo run: --workers is for the local pool; with --queue, start \`zoo worker --queue ${values.queue} [--concurrency N]\` on each machine`);
+      return 2;
+    }
+    return runQueued(positionals[0]!, { queue: values.queue, runDir: values['run-dir'], runsDir: values['runs-dir'] }, out);
   }
   const controller = new AbortController();
   const onSigint = () => controller.abort();

@@ -16,6 +16,7 @@ import {
   type TorchReferenceResult,
 } from '@regime-zoo/core';
 import { experimentCommand } from './experiment.js';
+import { sweepCommand, workerCommand } from './queue.js';
 
 const USAGE = `zoo <command> [options]
 
@@ -37,6 +38,15 @@ commands:
                                continues a stopped or killed run where it left off
   report <runDir>              writes report.md and report.html again from results.json
   ls [runsDir]                 the run directories under runsDir (default runs) and their state
+  run <config> --queue redis://host:port [--run-dir DIR] [--runs-dir DIR]
+                               the same run as a sweep on a BullMQ queue in Redis: enqueues the stages
+                               as jobs, follows them, prints results when the workers are done
+  worker --queue redis://host:port [--concurrency N] [--name NAME] [--stall-ms MS]
+                               takes sweep jobs from the queue (any machine that sees the run
+                               directories at the same path); a job of a stopped worker is retried
+                               by another after MS (default 30000)
+  sweep status --queue redis://host:port [--sweep ID]
+                               queued / running / done / failed jobs per sweep and arm, with errors
   help                         this text`;
 
 const TORCH_SCRIPT = path.join('bench', 'torch_reference.py');
@@ -189,6 +199,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
     case 'report':
     case 'ls':
       return experimentCommand(command, rest, out, USAGE);
+    case 'worker':
+      return workerCommand(rest, out, USAGE);
+    case 'sweep':
+      return sweepCommand(rest, out, USAGE);
     case undefined:
     case 'help':
     case '--help':

@@ -23,3 +23,5 @@ export type { RunListing } from './ls.js';
 export { progressReporter } from './progress.js';
 export { lockRun, hashOf, stableStringify, RUN_FILES, RUN_FORMAT, RUN_VERSION } from './rundir.js';
 export type { RunInfo, StageRecord } from './rundir.js';
+export { parseQueueUrl, checkReachable, QUEUE_NAME, sweepFlow, startWorker, runOnQueue, sweepStatus, readWorkerEvents } from './queue/index.js';
+export type { QueueAddress, ZooJobData, WorkerOptions, RunningWorker, QueueRunOptions, QueueRunOutcome, SweepStatusRow, WorkerEvent } from './queue/index.js';
