@@ -7,6 +7,7 @@ import { readResults, type Results } from '../results.js';
 import { loadExperiment } from '../run.js';
 import { lockRun, RUN_FILES, RUN_FORMAT, RUN_VERSION, writeAtomic, type RunInfo } from '../rundir.js';
 import { checkReachable, connect, parseQueueUrl, QUEUE_NAME } from './connection.js';
+import { readWorkerEvents } from './claim.js';
 import { jobId, sweepFlow, type ZooJobData } from './jobs.js';
 
 export interface QueueRunOptions {
@@ -124,13 +125,14 @@ export async function runOnQueue(configFile: string, o: QueueRunOptions): Promis
       if (line !== last) log((last = line));
       const root = jobs.find((j) => j.job.id === rootId);
       if (root?.state === 'completed') {
+        // From the run directory's worker records (one line per stage a worker ran in this sweep).
+        const ids = new Set(jobs.map((j) => j.job.id));
         const ran: string[] = [];
         const workers: Record<string, string> = {};
-        for (const { job } of jobs) {
-          const rv = job.returnvalue as { ran?: string[]; worker?: string } | null;
-          for (const id of rv?.ran ?? []) {
-            ran.push(id);
-            workers[id] = rv!.worker!;
+        for (const e of readWorkerEvents(runDir)) {
+          if (e.event === 'ran' && e.stage && e.stage !== 'aggregate' && ids.has(e.job)) {
+            ran.push(e.stage);
+            workers[e.stage] = e.worker;
           }
         }
         return { runDir, sweep, results: readResults(path.join(runDir, RUN_FILES.results)), ran: ran.sort(), workers };
