@@ -14,7 +14,7 @@ const CONFIG = path.join(FIXTURES, 'third-party.yaml');
 
 beforeAll(async () => {
   run = await runExperiment(CONFIG, { runDir: path.join(tmp.dir, 'run'), workers: 1 });
-});
+}, 180_000);
 afterAll(() => tmp.cleanup());
 
 describe('zoo run (config → stages → run directory → results → report)', () => {
@@ -45,7 +45,7 @@ describe('zoo run (config → stages → run directory → results → report)',
     const r = readResults(path.join(run.runDir, 'results.json'));
     expect(r.models).toContainEqual({ name: 'safe-bc', kind: 'arm', plugin: 'safe-bc' });
     expect(r.stages.find((s) => s.id === 'arm/safe-bc/seed-3')!.output.steps).toBe(15);
-    const rates = r.summary.filter((s) => s.model === 'safe-bc' && s.metric === 'UnsafeRate');
+    const rates = r.summary.filter((s) => s.model === 'safe-bc' && s.metric === 'TamperRate');
     expect(rates.map((s) => s.split).sort()).toEqual(['id', 'ood', 'ood-id']);
     for (const s of rates.filter((s) => s.split !== 'ood-id')) {
       expect(s.n).toBe(100);
@@ -109,12 +109,12 @@ describe('zoo run (config → stages → run directory → results → report)',
   });
 
   it('should re-run only the probe stages when only the probes change', async () => {
-    const text = fs.readFileSync(CONFIG, 'utf8').replace('options: { episodes: 100 }', 'options: { episodes: 60 }').replace('./unsafe-rate.ts', path.join(FIXTURES, 'unsafe-rate.ts'));
+    const text = fs.readFileSync(CONFIG, 'utf8').replaceAll('options: { episodes: 100,', 'options: { episodes: 60,');
     const changed = path.join(tmp.dir, 'changed.yaml');
     fs.writeFileSync(changed, text);
     const again = await runExperiment(changed, { runDir: run.runDir, workers: 1 });
     expect(again.ran).toEqual(['probe/base/seed-3', 'probe/dpo/seed-3', 'probe/safe-bc/seed-3']);
     const r = readResults(path.join(run.runDir, 'results.json'));
-    expect(r.summary.find((s) => s.model === 'dpo' && s.split === 'id' && s.metric === 'UnsafeRate')!.n).toBe(60);
+    expect(r.summary.find((s) => s.model === 'dpo' && s.split === 'id' && s.metric === 'TamperRate')!.n).toBe(60);
   });
 });

@@ -16,7 +16,7 @@ import {
   type EvalSpec,
   type FitReport,
   type ProbeContext,
-  type ProbeResult,
+  type ProbeRow,
   type Transformer as Model,
 } from '@regime-zoo/core';
 import { loadRewardModel, trainRewardModel } from '@regime-zoo/reward-model';
@@ -25,10 +25,6 @@ import { generateEpisodes, preferencePairs, readEpisodes, readPreferences, toExa
 import { checkpointStep, stageMetrics } from './metrics.js';
 import type { PlannedStage } from './plan.js';
 import type { ResolvedExperiment } from './resolve.js';
-import type { ResultRow } from './results.js';
-
-/** One number a probe measured and where it is from (core's `ProbeRow`, issue 12). */
-type ProbeRow = Omit<ResultRow, 'model' | 'seed'> & { probe: string };
 
 /** What a distiller returns (core's `DistillReport`, issue 13): the trained student and its data counts. */
 type DistillReport = FitReport & { student: Model; init?: string; data?: { collected: number; kept: number } };
@@ -258,7 +254,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const rows: (ProbeRow & { model: string; seed: number })[] = [];
     try {
       for (const [i, probe] of env.x.probes.entries()) {
-        const ctx = {
+        const ctx: ProbeContext = {
           policy,
           ...(base ? { base } : {}),
           worlds: env.x.worlds,
@@ -269,7 +265,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
           signal: env.signal,
           shared: {},
         };
-        const result = (await callPluginHook(probe, 'run', () => probe.run(ctx as unknown as ProbeContext))) as ProbeResult & { rows?: ProbeRow[] };
+        const result = await callPluginHook(probe, 'run', () => probe.run(ctx));
         const got: ProbeRow[] =
           result.rows ??
           Object.entries(result.metrics).map(([metric, value]) => ({ probe: probe.name, world: 'all', split: 'id' as const, condition: 'none', decoding: 'sample' as const, metric, value, lo: null, hi: null, n: 0 }));
