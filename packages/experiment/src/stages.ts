@@ -16,6 +16,7 @@ import {
   type EvalSpec,
   type FitReport,
   type ProbeContext,
+  type ProbeResult,
   type ProbeRow,
   type Transformer as Model,
 } from '@regime-zoo/core';
@@ -252,6 +253,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const base = name === 'base' ? undefined : await loadModel(modelOf(env.runDir, env.x, 'base', s.seed));
     const regime = env.x.regimes.get(name);
     const rows: (ProbeRow & { model: string; seed: number })[] = [];
+    const unsupported: { probe: string; reason: string }[] = [];
     try {
       for (const [i, probe] of env.x.probes.entries()) {
         const ctx: ProbeContext = {
@@ -265,7 +267,17 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
           signal: env.signal,
           shared: {},
         };
-        const result = await callPluginHook(probe, 'run', () => probe.run(ctx));
+        let result: ProbeResult;
+        try {
+          result = await callPluginHook(probe, 'run', () => probe.run(ctx));
+        } catch (e) {
+          // A probe that does not apply to this model (return calibration of a model without <rtg:k>
+          // conditioning, ...) says so with PROBE_UNSUPPORTED: recorded, not fatal.
+          const z = toZooError(e);
+          if (z.code !== 'PROBE_UNSUPPORTED') throw z;
+          unsupported.push({ probe: probe.name, reason: z.message });
+          continue;
+        }
         const got: ProbeRow[] =
           result.rows ??
           Object.entries(result.metrics).map(([metric, value]) => ({ probe: probe.name, world: 'all', split: 'id' as const, condition: 'none', decoding: 'sample' as const, metric, value, lo: null, hi: null, n: 0 }));
@@ -282,7 +294,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
       base?.dispose();
     }
     fs.writeFileSync(path.join(dir, 'rows.json'), JSON.stringify(rows));
-    return { rows: rows.length };
+    return { rows: rows.length, ...(unsupported.length ? { unsupported } : {}) };
   },
 };
 
