@@ -21,7 +21,7 @@ describe('zoo run (config → stages → run directory → results → report)',
   it('should write the run directory: resolved config, vocabulary, a checkpoint per stage, metrics, results and report', () => {
     const d = run.runDir;
     for (const f of ['run.json', 'config.json', 'vocabulary.json', 'metrics.jsonl', 'results.json', 'report.md', 'report.html']) expect(fs.existsSync(path.join(d, f)), f).toBe(true);
-    for (const s of ['base/seed-3', 'arm/safe-bc/seed-3', 'arm/dpo/seed-3']) {
+    for (const s of ['base/seed-3', 'arm/safe-bc/seed-3', 'arm/dpo/seed-3', 'distill/dpo-student/seed-3']) {
       expect(fs.existsSync(path.join(d, 'stages', s, 'model', 'model.json')), s).toBe(true);
       expect(fs.existsSync(path.join(d, 'stages', s, 'checkpoint', 'weights.bin')), s).toBe(true);
     }
@@ -31,8 +31,9 @@ describe('zoo run (config → stages → run directory → results → report)',
       ...['dpo', 'dt', 'flag', 'safe-bc'].map((a) => `arm/${a}/seed-3`),
       'base/seed-3',
       'data/seed-3',
-      ...['base', 'dpo', 'dt', 'flag', 'safe-bc'].map((m) => `probe/${m}/seed-3`),
-    ]);
+      'distill/dpo-student/seed-3',
+      ...['base', 'dpo', 'dpo-student', 'dt', 'flag', 'safe-bc'].map((m) => `probe/${m}/seed-3`),
+    ].sort());
   });
 
   it('should log every step of every training stage to metrics.jsonl with stage, arm, seed and step', () => {
@@ -42,6 +43,8 @@ describe('zoo run (config → stages → run directory → results → report)',
     expect(steps('safe-bc')).toEqual(Array.from({ length: 15 }, (_, i) => i));
     expect(steps('dpo')).toEqual(Array.from({ length: 10 }, (_, i) => i));
     expect(steps('dt')).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(steps('dpo-student')).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(lines.find((l) => l.arm === 'dpo-student')!.stage).toBe('distill');
     expect(lines.every((l) => l.seed === 3)).toBe(true);
     expect(lines.find((l) => l.arm === 'dpo')!.stage).toBe('arm');
     expect(Object.keys(lines.find((l) => l.arm === 'dpo')!.metrics)).toEqual(expect.arrayContaining(['loss', 'objective/kl', 'rewards/margins']));
@@ -60,9 +63,17 @@ describe('zoo run (config → stages → run directory → results → report)',
     }
   });
 
+  it('should distill the dpo arm into a fresh student and probe the student', () => {
+    const r = readResults(path.join(run.runDir, 'results.json'));
+    expect(r.models).toContainEqual({ name: 'dpo-student', kind: 'distill', plugin: 'distill-sequence', teacher: 'dpo' });
+    const out = r.stages.find((s) => s.id === 'distill/dpo-student/seed-3')!.output as { steps: number; init: string; data: { collected: number } };
+    expect(out).toMatchObject({ steps: 10, init: 'fresh', data: { collected: 100 } });
+    expect(r.summary.filter((s) => s.model === 'dpo-student' && s.probe === 'instrumental-rate' && s.metric === 'TamperRate').map((s) => s.split).sort()).toEqual(['id', 'ood', 'ood-id']);
+  });
+
   it('should write TensorBoard event files with a record for each logged scalar of each arm', () => {
     const lines = readMetricsFile(path.join(run.runDir, 'metrics.jsonl'));
-    for (const arm of ['base', 'safe-bc', 'dpo', 'flag', 'dt']) {
+    for (const arm of ['base', 'safe-bc', 'dpo', 'flag', 'dt', 'dpo-student']) {
       const records = readScalars(path.join(run.runDir, 'tensorboard', arm, 'seed-3'));
       const logged = lines.filter((l) => l.arm === arm).flatMap((l) => Object.entries(l.metrics).filter(([, v]) => v !== null).map(([tag, v]) => ({ tag, step: l.step, value: v as number })));
       expect(logged.length).toBeGreaterThan(0);
@@ -119,7 +130,7 @@ describe('zoo run (config → stages → run directory → results → report)',
     const changed = path.join(tmp.dir, 'changed.yaml');
     fs.writeFileSync(changed, text);
     const again = await runExperiment(changed, { runDir: run.runDir, workers: 1 });
-    expect(again.ran).toEqual(['base', 'dpo', 'dt', 'flag', 'safe-bc'].map((m) => `probe/${m}/seed-3`));
+    expect(again.ran).toEqual(['base', 'dpo', 'dpo-student', 'dt', 'flag', 'safe-bc'].map((m) => `probe/${m}/seed-3`).sort());
     const r = readResults(path.join(run.runDir, 'results.json'));
     expect(r.summary.find((s) => s.model === 'dpo' && s.probe === 'instrumental-rate' && s.split === 'id' && s.metric === 'TamperRate')!.n).toBe(60);
   });

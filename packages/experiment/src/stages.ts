@@ -10,7 +10,8 @@ import {
   toZooError,
   Transformer,
   ZooError,
-  callPluginHook,
+  runDistill,
+  runProbe,
   type DistillContext,
   type Environment,
   type EvalSpec,
@@ -27,8 +28,6 @@ import { checkpointStep, stageMetrics } from './metrics.js';
 import type { PlannedStage } from './plan.js';
 import type { ResolvedExperiment } from './resolve.js';
 
-/** What a distiller returns (core's `DistillReport`, issue 13): the trained student and its data counts. */
-type DistillReport = FitReport & { student: Model; init?: string; data?: { collected: number; kept: number } };
 import { finishStage, hashOf, openStage, readStage, stageDir, type StageRecord } from './rundir.js';
 
 /** Progress of one stage, for bars and plain lines. */
@@ -219,7 +218,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const base = await loadModel(modelOf(env.runDir, env.x, 'base', s.seed));
     const h = trainingHooks(env, s, dir, d.name);
     try {
-      const ctx = {
+      const ctx: DistillContext = {
         teacher,
         base,
         worlds: env.x.worlds.map((w) => w.environment('id') as Environment),
@@ -233,13 +232,14 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
         checkpointDir: h.checkpointDir,
         shared: {},
       };
-      const report = (await callPluginHook(distiller, 'distill', () => distiller.distill(ctx as unknown as DistillContext))) as DistillReport;
+      const report = await runDistill(distiller, ctx);
       try {
         if (!report.aborted) await saveCheckpoint(path.join(dir, MODEL_DIR), { model: report.student, tokenizer: env.x.vocabulary.toJSON(), regime: { name: distiller.name, teacher: d.teacher } });
       } finally {
         report.student.dispose();
       }
-      return { ...fitReportOutput(report), ...(report.init ? { init: report.init } : {}), ...(report.data ? { data: { collected: report.data.collected, kept: report.data.kept } } : {}) };
+      const { collected, kept, droppedUnsafe, droppedHidden } = report.data;
+      return { ...fitReportOutput(report), init: report.init, data: { collected, kept, droppedUnsafe, droppedHidden } };
     } finally {
       h.metrics.close();
       teacher.dispose();
@@ -269,7 +269,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
         };
         let result: ProbeResult;
         try {
-          result = await callPluginHook(probe, 'run', () => probe.run(ctx));
+          result = await runProbe(probe, ctx);
         } catch (e) {
           // A probe that does not apply to this model (return calibration of a model without <rtg:k>
           // conditioning, ...) says so with PROBE_UNSUPPORTED: recorded, not fatal.
