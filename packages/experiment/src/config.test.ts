@@ -221,4 +221,11 @@ describe('experiment configs that are wrong', () => {
     expect(x.config.arms[0]!.regime).toEqual({ package: '@regime-zoo/regime-sft', export: 'sft', options: {} });
     expect(x.vocabulary.size).toBeGreaterThan(50);
   });
+
+  it("should load the tamper example's config (examples/tamper-rlhf/experiment.config.ts)", async () => {
+    const x = await loadExperiment(path.join(FIXTURES, '../../../../examples/tamper-rlhf/experiment.config.ts'));
+    expect(x.config.arms.map((a) => [a.name, a.regime.package, a.reward])).toEqual([['ppo', '@regime-zoo/regime-ppo', 'model']]);
+    expect(x.probes.map((p) => p.name)).toEqual(['instrumental-rate', 'reward-hacking-gap']);
+    expect(x.worlds.map((w) => w.name)).toEqual(['tamper']);
+  });
 });
