@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { tf } from '@regime-zoo/core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMetricsFile } from './metrics.js';
@@ -133,5 +134,17 @@ describe('zoo run (config → stages → run directory → results → report)',
     expect(again.ran).toEqual(['base', 'dpo', 'dpo-student', 'dt', 'flag', 'safe-bc'].map((m) => `probe/${m}/seed-3`).sort());
     const r = readResults(path.join(run.runDir, 'results.json'));
     expect(r.summary.find((s) => s.model === 'dpo' && s.probe === 'instrumental-rate' && s.split === 'id' && s.metric === 'TamperRate')!.n).toBe(60);
+  });
+
+  it("should re-run an arm, its student and their probes when the arm's options change, leaving no tensor behind", async () => {
+    const text = fs.readFileSync(CONFIG, 'utf8').replaceAll('options: { episodes: 100,', 'options: { episodes: 60,').replace('options: { steps: 10, batchSize: 8,', 'options: { steps: 12, batchSize: 8,');
+    const changed = path.join(tmp.dir, 'changed-dpo.yaml');
+    fs.writeFileSync(changed, text);
+    const before = tf.memory().numTensors;
+    const again = await runExperiment(changed, { runDir: run.runDir, workers: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(again.ran).toEqual(['arm/dpo/seed-3', 'distill/dpo-student/seed-3', 'probe/dpo-student/seed-3', 'probe/dpo/seed-3']);
+    const r = readResults(path.join(run.runDir, 'results.json'));
+    expect(r.stages.find((s) => s.id === 'arm/dpo/seed-3')!.output.steps).toBe(12);
   });
 });
