@@ -59,4 +59,23 @@ describe('zoo worker killed mid-training', () => {
     // Resumed from the checkpoint: each step logged once.
     expect(readMetricsFile(path.join(runDir, 'stages/arm/dpo/seed-1/metrics.jsonl')).map((l) => l.step)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
+
+  it('should complete a sweep across a Redis restart with nothing lost or duplicated', async () => {
+    const runDir = path.join(tmp.dir, 'restart');
+    const workers = ['r1', 'r2'].map((n) => spawnZoo(['worker', '--queue', redis.url, '--name', n, '--stall-ms', '3000']));
+    const done = workers.map((w) => finished(w));
+    const outcome = runOnQueue(TINY, { queue: redis.url, runDir, pollMs: 200 });
+    while (!fs.existsSync(path.join(runDir, 'stages/base/seed-1/stage.json'))) await new Promise((r) => setTimeout(r, 20));
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    redis = await startRedis(path.join(tmp.dir, 'redis'), redis.port);
+    const out = await outcome;
+    workers.forEach((w) => w.kill('SIGTERM'));
+    expect((await Promise.all(done)).map((e) => e.code)).toEqual([0, 0]);
+    expect(fs.readFileSync(path.join(runDir, 'results.json'), 'utf8')).toBe(fs.readFileSync(path.join(tmp.dir, 'reference', 'results.json'), 'utf8'));
+    const ran = readWorkerEvents(runDir).filter((e) => e.event === 'ran' && e.stage !== 'aggregate').map((e) => e.stage).sort();
+    expect(ran).toEqual(out.ran);
+    expect(new Set(ran).size).toBe(ran.length);
+    expect(ran).toHaveLength(8);
+  });
 });
