@@ -15,6 +15,8 @@ import {
   type TorchReference,
   type TorchReferenceResult,
 } from '@regime-zoo/core';
+import { experimentCommand } from './experiment.js';
+import { sweepCommand, workerCommand } from './queue.js';
 
 const USAGE = `zoo <command> [options]
 
@@ -27,6 +29,24 @@ commands:
                                3 warm-up steps, median of 5 rollouts per mode, in turns); each config
                                then at once in PyTorch (bench/torch_reference.py, when python3 can
                                import torch; REGIME_ZOO_PYTHON picks the interpreter); tfjs/PyTorch ratios
+  run <config> [--run-dir DIR] [--runs-dir DIR] [--workers N]
+                               runs an experiment config (.ts, .json, .yaml) into a run directory
+                               (default runs/<name>): stages, checkpoints, metrics.jsonl, TensorBoard
+                               events, results.json, report.md and report.html; stages already complete
+                               with the same inputs are skipped
+  resume <runDir> [--workers N]
+                               continues a stopped or killed run where it left off
+  report <runDir>              writes report.md and report.html again from results.json
+  ls [runsDir]                 the run directories under runsDir (default runs) and their state
+  run <config> --queue redis://host:port [--run-dir DIR] [--runs-dir DIR]
+                               the same run as a sweep on a BullMQ queue in Redis: enqueues the stages
+                               as jobs, follows them, prints results when the workers are done
+  worker --queue redis://host:port [--concurrency N] [--name NAME] [--stall-ms MS]
+                               takes sweep jobs from the queue (any machine that sees the run
+                               directories at the same path); a job of a stopped worker is retried
+                               by another after MS (default 30000)
+  sweep status --queue redis://host:port [--sweep ID]
+                               queued / running / done / failed jobs per sweep and arm, with errors
   help                         this text
 
 every command: --verbose     on an error, print its stack and causes too`;
@@ -202,12 +222,21 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
       }
       return 0;
     }
+    case 'run':
+    case 'resume':
+    case 'report':
+    case 'ls':
+      return experimentCommand(command, rest, out, USAGE);
+    case 'worker':
+      return workerCommand(rest, out, USAGE);
+    case 'sweep':
+      return sweepCommand(rest, out, USAGE);
     case undefined:
     case 'help':
     case '--help':
       out(USAGE);
       return 0;
     default:
-      throw new UsageError(`zoo: unknown command "${command}"; commands: doctor, bench, help`);
+      throw new UsageError(`zoo: unknown command "${command}"; commands: doctor, bench, run, resume, report, ls, worker, sweep, help`);
   }
 }

@@ -184,3 +184,23 @@ export function formatDoctorReport(r: DoctorReport): string {
   if (r.backend.name === 'cpu') lines.push('', `fix: ${FIX}`);
   return lines.join('\n');
 }
+
+/** A TensorBoard event-file writer (tfjs-node's `SummaryFileWriter`, reduced to what runs need). */
+export interface ScalarSummaryWriter {
+  /** Appends one scalar record (`tag`, `value`) at `step`. */
+  scalar(tag: string, value: number, step: number): void;
+  /** Writes queued records to disk. */
+  flush(): void;
+}
+
+/**
+ * A TensorBoard event-file writer for `logdir` from tfjs-node (`tf.node.summaryFileWriter`; `tensorboard
+ * --logdir` reads the files), or undefined on the pure-JS backend, where tfjs-node is not loaded. Records
+ * are flushed every `flushMillis` and by `flush()`.
+ */
+export function summaryFileWriter(logdir: string, options: { maxQueue?: number; flushMillis?: number } = {}): ScalarSummaryWriter | undefined {
+  const info = ensureBackend();
+  if (info.name !== 'tensorflow' || !info.tfjsNodeDir) return undefined;
+  const node = (requireHere(info.tfjsNodeDir) as { node: { summaryFileWriter(dir: string, q?: number, ms?: number): ScalarSummaryWriter } }).node;
+  return node.summaryFileWriter(logdir, options.maxQueue ?? 100, options.flushMillis ?? 10_000);
+}

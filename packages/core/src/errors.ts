@@ -26,7 +26,9 @@ export type ZooErrorCode =
   | 'BAD_JSON'
   | 'EMPTY_DATASET'
   | 'BAD_RETURN'
-  | 'UNKNOWN_BUCKET';
+  | 'UNKNOWN_BUCKET'
+  // The Redis of a `zoo run --queue` sweep cannot be reached (@regime-zoo/experiment)
+  | 'QUEUE_UNREACHABLE';
 
 export interface ZooErrorOptions {
   cause?: unknown;

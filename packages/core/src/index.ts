@@ -1,5 +1,5 @@
-export { ensureBackend, nativeTensorFlowVersion, measureMatmulGflops, doctor, formatDoctorReport } from './backend.js';
-export type { BackendInfo, NativeProvisionStatus, DoctorReport } from './backend.js';
+export { ensureBackend, nativeTensorFlowVersion, measureMatmulGflops, doctor, formatDoctorReport, summaryFileWriter } from './backend.js';
+export type { BackendInfo, NativeProvisionStatus, DoctorReport, ScalarSummaryWriter } from './backend.js';
 export { ZooError, toZooError, callPluginHook } from './errors.js';
 export type { ZooErrorCode, ZooErrorOptions } from './errors.js';
 export { Rng } from './rng.js';

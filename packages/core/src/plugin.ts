@@ -113,6 +113,12 @@ export interface EvalSpec {
 export interface Regime extends PluginBase<'regime'> {
   /** Conditioning tokens this regime needs in the vocabulary (`<rtg:0>`, `<rlhf:on>`, ...). */
   readonly tokens?: readonly string[];
+  /**
+   * Inputs the regime cannot train without, beyond behaviour data: `preferences` (pairs in
+   * `ctx.preferences`) or `rewardModel` (a learned reward as `ctx.reward`). An experiment runner checks
+   * them against its config before training.
+   */
+  readonly requires?: readonly ('preferences' | 'rewardModel')[];
   fit(ctx: FitContext): Promise<FitReport>;
   /** Token ids to put after BOS when evaluating (empty for regimes without conditioning). */
   condition?(spec: EvalSpec, vocabulary?: VocabularyLike): readonly number[];

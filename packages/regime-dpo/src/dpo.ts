@@ -33,6 +33,7 @@ export const dpo = defineRegime({
   name: NAME,
   options: dpoOptionsSchema,
   create: (o) => ({
+    requires: ['preferences'] as const,
     async fit(ctx) {
       const pairs = ctx.preferences;
       if (pairs.length === 0) throw new ZooError('EMPTY_DATASET', 'ctx.preferences is empty; DPO needs preference pairs (a rater can generate them)', { field: 'preferences' });

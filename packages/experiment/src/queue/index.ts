@@ -1,0 +1,10 @@
+export { parseQueueUrl, checkReachable, QUEUE_NAME } from './connection.js';
+export type { QueueAddress } from './connection.js';
+export { sweepFlow, jobId } from './jobs.js';
+export type { ZooJobData } from './jobs.js';
+export { startWorker } from './worker.js';
+export type { WorkerOptions, RunningWorker } from './worker.js';
+export { runOnQueue, sweepStatus } from './sweep.js';
+export type { QueueRunOptions, QueueRunOutcome, SweepStatusRow } from './sweep.js';
+export { readWorkerEvents } from './claim.js';
+export type { WorkerEvent } from './claim.js';
