@@ -64,3 +64,5 @@ export type {
   TorchReference,
   TorchReferenceResult,
 } from './bench.js';
+export { runDistill, createDistillContext } from './plugin.js';
+export type { DistillReport, EpisodeVerdict, StudentInit } from './plugin.js';

@@ -176,18 +176,48 @@ export interface World<S = unknown> extends PluginBase<'world'> {
   environment(split: 'id' | 'ood'): Environment<S>;
 }
 
+/** What a world says of one episode's tokens (a toy world's `evaluate` gives both): U(τ) and hidden performance. */
+export interface EpisodeVerdict {
+  unsafe: boolean;
+  hidden: number;
+}
+
+/** How a distiller's student starts: a new random model, a copy of the teacher's base, or a copy of the teacher. */
+export type StudentInit = 'fresh' | 'base' | 'teacher';
+
+/** Everything a distiller's `distill` gets. The distiller makes the student (per its options) and returns it. */
 export interface DistillContext {
+  /** The fine-tuned model whose behaviour is distilled; only read, never updated. */
   teacher: Transformer;
-  student: Transformer;
+  /** The model the teacher was fine-tuned from: the `base` student starts as a copy of it. */
+  base?: Transformer;
+  /** Environments the teacher (and an on-policy student) roll out in, e.g. the worlds' ID split. */
   worlds: readonly Environment[];
+  /** Judges of the episodes of `worlds[i]` (a toy world's `evaluate`), for filtering on U(τ) or hidden score. */
+  judges?: readonly ((tokens: readonly number[]) => EpisodeVerdict)[];
+  /** Prompts (token ids, BOS first) the teacher continues freely, when there are no worlds. */
+  prompts: readonly (readonly number[])[];
+  vocabulary?: VocabularyLike;
   rng: Rng;
   log: MetricsSink;
+  progress: (event: ProgressEvent) => void;
   signal: AbortSignal;
+  /** Folder for the student's checkpoints; resumes from it when one is there. */
+  checkpointDir?: string;
+  shared: Partial<SharedData>;
+}
+
+/** A distillation run's report: the trained student (the caller owns and disposes it) and what it learnt from. */
+export interface DistillReport extends FitReport {
+  student: Transformer;
+  init: StudentInit;
+  /** Teacher episodes collected, kept after filtering, and dropped by each filter (0 when nothing was collected up front). */
+  data: { collected: number; kept: number; droppedUnsafe: number; droppedHidden: number; examples: readonly Example[] };
 }
 
 /** Trains a student on a teacher's behaviour. */
 export interface Distiller extends PluginBase<'distiller'> {
-  distill(ctx: DistillContext): Promise<FitReport>;
+  distill(ctx: DistillContext): Promise<DistillReport>;
 }
 
 export type Plugin = Regime | Probe | World | Distiller;
@@ -259,4 +289,16 @@ export function createFitContext(
     shared: {},
     ...o,
   };
+}
+
+/** Runs a distiller's `distill`, wrapping any failure with the distiller's name and the hook (as `runFit`). */
+export function runDistill(distiller: Distiller, ctx: DistillContext): Promise<DistillReport> {
+  return callPluginHook(distiller, 'distill', () => distiller.distill(ctx));
+}
+
+/** A `DistillContext` with defaults for everything but the teacher (no worlds or prompts, no-op logging, a live signal). */
+export function createDistillContext(
+  o: Pick<DistillContext, 'teacher' | 'rng'> & Partial<Omit<DistillContext, 'teacher' | 'rng'>>,
+): DistillContext {
+  return { worlds: [], prompts: [], log: () => {}, progress: () => {}, signal: new AbortController().signal, shared: {}, ...o };
 }
