@@ -9,7 +9,8 @@ import { SIZES, type Size } from './config.js';
 import { resultsTable } from './table.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({ options: { size: { type: 'string', default: 'default' }, workers: { type: 'string' }, 'run-dir': { type: 'string' } } });
+// pnpm passes a `--` through to the script: drop it.
+const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { size: { type: 'string', default: 'default' }, workers: { type: 'string' }, 'run-dir': { type: 'string' } } });
 if (!SIZES.includes(values.size as Size)) {
   console.error(`--size must be one of ${SIZES.join(', ')}, got "${values.size}"`);
   process.exit(2);
