@@ -42,4 +42,14 @@ describe('zoo run | resume | report | ls', () => {
     expect(await main(['ls', tmp], c.out)).toBe(0);
     expect(c.lines[1]).toMatch(/^one\s+incomplete\s+1 stages done/);
   });
+
+  it('should refuse to report from a results file of another schema version', async () => {
+    const c = capture();
+    const run = path.join(tmp, 'old');
+    fs.mkdirSync(run, { recursive: true });
+    fs.writeFileSync(path.join(run, 'results.json'), JSON.stringify({ format: 'regime-zoo/results', version: 0 }));
+    expect(await main(['report', run], c.out)).toBe(1);
+    expect(c.lines[0]).toContain('zoo report: BAD_JSON: ');
+    expect(c.lines[0]).toContain('results schema version 0, but this @regime-zoo/experiment reads version 1');
+  });
 });

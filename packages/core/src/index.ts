@@ -18,7 +18,7 @@ export { graphAvailable, setGraphMode } from './graph.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';
-export { padExamples, withConditioning, sampleExamples, exampleLogProbs, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
+export { padExamples, withConditioning, sampleExamples, exampleLogProbs, legalLogits, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
 export type { TrainLoopOptions, TrainingOptions } from './loop.js';
 export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, runProbe, createFitContext } from './plugin.js';
 export type {
@@ -48,7 +48,7 @@ export type {
 export * as tf from '@tensorflow/tfjs-core';
 /** zod, the schema library plugin options are written in (the same instance core validates with), so a plugin needs no separate install. */
 export { z } from 'zod';
-export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+export { collectRollouts, legalLogitMask, maskedLogits, legalTokenLogProbs, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';

@@ -6,7 +6,7 @@ import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js'
 import { ZooError } from './errors.js';
 import type { Example, FitContext, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
 import type { Transformer } from './model.js';
-import { sequenceLogProbs } from './ops.js';
+import { legalLogitMask, sequenceLogProbs } from './ops.js';
 import type { Rng } from './rng.js';
 import { Trainer, type LossOutput } from './train.js';
 
@@ -30,30 +30,49 @@ export function padExamples(examples: readonly Example[], padId = 0): { tokens: 
   return { tokens: tf.tensor2d(ids, [examples.length, T], 'int32'), targets: tf.tensor2d(mask, [examples.length, T - 1]) };
 }
 
+/** Whether token t of `ex` is a training target (its `targetMask`, or every token after the first). */
+const isTarget = (ex: Example, t: number): boolean => t > 0 && (ex.targetMask ? ex.targetMask[t] === true : true);
+
+/**
+ * `logits` [B, T, V] of the padded `examples` with each example's legal-action mask added: at a target
+ * position of an example that carries `legal`, every id outside that position's legal ids gets −1e9
+ * (core's `legalLogitMask`, as online regimes apply it), so log-softmax gives the policy as a rollout
+ * samples it. Other positions and examples without `legal` are unchanged; with no `legal` anywhere the
+ * logits are returned as they are. Likelihoods, entropies and KL terms taken from the result are over
+ * the legal actions.
+ */
+export function legalLogits(logits: tf.Tensor3D, examples: readonly Example[]): tf.Tensor3D {
+  if (!examples.some((e) => e.legal)) return logits;
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    const rows = examples.map((e) => Array.from({ length: T - 1 }, (_, j) => (j + 1 < e.tokens.length && isTarget(e, j + 1) ? 1 : 0)));
+    const mask = legalLogitMask({ mask: rows, legal: examples.map((e) => e.legal) }, V);
+    return tf.add(logits, tf.concat([mask, tf.zeros([B, 1, V])], 1)) as tf.Tensor3D;
+  });
+}
+
 /**
  * Log-probability of each example's target tokens under `model` (Σ over its `targetMask`), in batches
- * of `batchSize`; e.g. log π(x) of every enumerated sequence of the posterior world. With `legalIds`, each
- * next-token distribution is renormalised over those ids: the policy as a rollout samples it, when only
- * those tokens are legal actions.
+ * of `batchSize`; e.g. log π(x) of every enumerated sequence of the posterior world. Each target is
+ * scored over the example's own `legal` ids when it has them; otherwise over `legalIds` when given (the
+ * same ids at every target), otherwise over the whole vocabulary. Over legal ids this is the policy as a
+ * rollout samples it.
  */
 export function exampleLogProbs(model: Transformer, examples: readonly Example[], options: { batchSize?: number; legalIds?: readonly number[] } = {}): number[] {
   const batchSize = options.batchSize ?? 256;
+  const ids = options.legalIds;
+  const scored = ids
+    ? examples.map((e) => (e.legal ? e : { ...e, legal: e.tokens.flatMap((_, t) => (isTarget(e, t) ? [ids] : [])) }))
+    : examples;
   const out: number[] = [];
-  const V = model.config.vocabSize;
-  const legal = options.legalIds ? new Set(options.legalIds) : undefined;
-  const mask = legal ? tf.tensor1d(Array.from({ length: V }, (_, id) => (legal.has(id) ? 0 : -1e9))) : undefined;
-  try {
-    for (let i = 0; i < examples.length; i += batchSize) {
-      const lp = tf.tidy(() => {
-        const { tokens, targets } = padExamples(examples.slice(i, i + batchSize));
-        const logits = model.forward(tokens).logits;
-        return sequenceLogProbs(mask ? (tf.add(logits, mask) as tf.Tensor3D) : logits, tokens, targets);
-      });
-      out.push(...lp.dataSync());
-      lp.dispose();
-    }
-  } finally {
-    mask?.dispose();
+  for (let i = 0; i < scored.length; i += batchSize) {
+    const batch = scored.slice(i, i + batchSize);
+    const lp = tf.tidy(() => {
+      const { tokens, targets } = padExamples(batch);
+      return sequenceLogProbs(legalLogits(model.forward(tokens).logits, batch), tokens, targets);
+    });
+    out.push(...lp.dataSync());
+    lp.dispose();
   }
   return out;
 }
@@ -79,6 +98,40 @@ export function checkExamples(examples: readonly Example[], model: Transformer, 
     });
     if (ex.targetMask && ex.targetMask.length !== ex.tokens.length) {
       throw new ZooError('SHAPE_MISMATCH', `${where}: targetMask has ${ex.targetMask.length} entries but tokens has ${ex.tokens.length}`, { field: `${where}.targetMask`, position: [i] });
+    }
+    if (ex.legal !== undefined) checkLegal(ex, where, i, vocabSize);
+  });
+}
+
+/** `legal` has one non-empty list of in-vocabulary ids per target, and each target token is in its list. */
+function checkLegal(ex: Example, where: string, i: number, vocabSize: number): void {
+  const targets = ex.tokens.flatMap((_, t) => (isTarget(ex, t) ? [t] : []));
+  const legal = ex.legal!;
+  if (!Array.isArray(legal) || legal.length !== targets.length) {
+    const n = Array.isArray(legal) ? `${legal.length} entries` : String(legal);
+    throw new ZooError('SHAPE_MISMATCH', `${where}: legal has ${n} but the example has ${targets.length} target positions; give one list of legal ids per target, in order`, {
+      field: `${where}.legal`,
+      position: [i],
+    });
+  }
+  targets.forEach((t, k) => {
+    const ids = legal[k];
+    if (!Array.isArray(ids) || ids.length === 0) {
+      throw new ZooError('BAD_INPUT', `${where}: legal[${k}] (token position ${t}) must be a non-empty array of token ids`, { field: `${where}.legal`, position: [i, t] });
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new ZooError('TOKEN_OUT_OF_RANGE', `${where}: legal[${k}] (token position ${t}) has id ${id}, not an id of the model's vocabulary [0, ${vocabSize - 1}]`, {
+          field: `${where}.legal`,
+          position: [i, t],
+        });
+      }
+    }
+    if (!ids.includes(ex.tokens[t]!)) {
+      throw new ZooError('BAD_INPUT', `${where}: token ${ex.tokens[t]} at position ${t} is a target but not one of its legal ids [${ids.join(', ')}]`, {
+        field: `${where}.legal`,
+        position: [i, t],
+      });
     }
   });
 }

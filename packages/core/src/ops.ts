@@ -90,3 +90,31 @@ export function policyDiagnostics(logits: tf.Tensor3D, refLogits: tf.Tensor3D, m
 export function logSigmoid(x: tf.Tensor): tf.Tensor {
   return tf.neg(tf.softplus(tf.neg(x)));
 }
+
+/**
+ * Additive mask [B, T−1, V] that restricts each action's next-token distribution to the legal ids it was
+ * sampled from (0 where legal, −1e9 elsewhere; non-action positions, and rows without `legal`, are left
+ * alone). `mask` rows are aligned with `tokenLogProbs` (1 where token j+1 is an action) and `legal[b]`
+ * has one id list per action of row b, in order (`Episode.legal`, `Example.legal`). Policy gradients,
+ * likelihoods, KL terms and entropies are then those of the policy as the world lets it act.
+ */
+export function legalLogitMask(
+  batch: { readonly mask: readonly (readonly number[])[]; readonly legal: readonly (readonly (readonly number[])[] | undefined)[] },
+  vocabSize: number,
+): tf.Tensor3D {
+  const B = batch.mask.length;
+  const T1 = batch.mask[0]?.length ?? 0;
+  const data = new Float32Array(B * T1 * vocabSize);
+  batch.mask.forEach((m, b) => {
+    let k = 0;
+    m.forEach((on, j) => {
+      if (!on) return;
+      const legal = batch.legal[b]?.[k++];
+      if (!legal) return;
+      const row = (b * T1 + j) * vocabSize;
+      data.fill(-1e9, row, row + vocabSize);
+      for (const id of legal) data[row + id] = 0;
+    });
+  });
+  return tf.tensor3d(data, [B, T1, vocabSize]);
+}

@@ -18,6 +18,12 @@ export interface Example {
   tokens: readonly number[];
   /** `true` at positions whose token is a training target (default: every position after the first). */
   targetMask?: readonly boolean[];
+  /**
+   * Legal action ids at each target position, in order (one entry per target, as `Episode.legal` has
+   * one per action). When present, regimes score each target over these ids only: the policy as a
+   * rollout samples it. Absent: over the whole vocabulary.
+   */
+  legal?: readonly (readonly number[])[];
   /** Visible return of the episode, when it is one. */
   return?: number;
   /** Free-form labels (world, split, flag, ...). */

@@ -119,9 +119,13 @@ export function reportCharts(summary: readonly SummaryRow[], lines: readonly Met
         $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
         data: { values: calib.map(withInterval) },
         width: WIDTH,
+        // A dot and whisker per model, bucket and split (ID and OOD side by side within a bucket).
         layer: [
-          { mark: 'rule', encoding: { x: { field: 'condition', type: 'ordinal', title: 'requested bucket' }, y: { field: 'lo', type: 'quantitative', title: 'achieved return' }, y2: { field: 'hi' }, color: { field: 'model' } } },
-          { mark: { type: 'line', point: true }, encoding: { x: { field: 'condition', type: 'ordinal' }, y: { field: 'value', type: 'quantitative' }, color: { field: 'model', type: 'nominal' } } },
+          { mark: 'rule', encoding: { x: { field: 'condition', type: 'ordinal', title: 'requested bucket' }, xOffset: { field: 'split' }, y: { field: 'lo', type: 'quantitative', title: 'achieved return' }, y2: { field: 'hi' }, color: { field: 'model' } } },
+          {
+            mark: { type: 'point', filled: true, size: 60 },
+            encoding: { x: { field: 'condition', type: 'ordinal' }, xOffset: { field: 'split' }, y: { field: 'value', type: 'quantitative' }, color: { field: 'model', type: 'nominal' }, shape: { field: 'split', type: 'nominal' } },
+          },
         ],
       } as TopLevelSpec,
     },

@@ -221,4 +221,21 @@ describe('experiment configs that are wrong', () => {
     expect(x.config.arms[0]!.regime).toEqual({ package: '@regime-zoo/regime-sft', export: 'sft', options: {} });
     expect(x.vocabulary.size).toBeGreaterThan(50);
   });
+
+  it("should load the tamper example's config (examples/tamper-rlhf/experiment.config.ts)", async () => {
+    const x = await loadExperiment(path.join(FIXTURES, '../../../../examples/tamper-rlhf/experiment.config.ts'));
+    expect(x.config.arms.map((a) => [a.name, a.regime.package, a.reward])).toEqual([['ppo', '@regime-zoo/regime-ppo', 'model']]);
+    expect(x.probes.map((p) => p.name)).toEqual(['instrumental-rate', 'reward-hacking-gap']);
+    expect(x.worlds.map((w) => w.name)).toEqual(['tamper']);
+  });
+
+  it("should grow the vocabulary with a regime's conditioning tokens", async () => {
+    const c = good();
+    c.arms = [{ name: 'dt', regime: { package: 'decision-transformer', options: { buckets: 8 } } }];
+    const x = await loadExperiment(write(c));
+    expect(x.vocabulary.namespace('rtg').values).toHaveLength(8);
+    expect(x.vocabulary.id('<rtg:7>')).toBe(x.vocabulary.size - 1);
+    // World symbols keep their ids.
+    expect(x.vocabulary.id('G')).toBe(8);
+  });
 });

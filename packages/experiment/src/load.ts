@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ZooError } from '@regime-zoo/core';
 import { createJiti } from 'jiti';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
@@ -31,7 +32,10 @@ export async function readConfigFile(file: string): Promise<LoadedConfig> {
   const ext = path.extname(abs).toLowerCase();
   if (!fs.existsSync(abs)) throw new ZooError('CONFIG_INVALID', `config file ${abs} does not exist; pass the path of an experiment config (.ts, .json or .yaml)`, { field: abs });
   if (TS.includes(ext)) {
-    const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false });
+    // Run from source (this repository's tests and tsx), `@regime-zoo/experiment` in a config resolves to
+    // its unbuilt dist; point it at the source of `defineExperiment` instead (jiti has no export conditions).
+    const fromSource = import.meta.url.endsWith('.ts');
+    const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, ...(fromSource ? { alias: { '@regime-zoo/experiment': fileURLToPath(new URL('./config.ts', import.meta.url)) } } : {}) });
     let mod: unknown;
     try {
       mod = await jiti.import(abs, { default: true });

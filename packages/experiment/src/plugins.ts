@@ -22,6 +22,7 @@ export const BUILTIN: Readonly<Record<PluginKind, Readonly<Record<string, { pack
     dpo: { package: '@regime-zoo/regime-dpo', export: 'dpo' },
     'kl-rl': { package: '@regime-zoo/regime-kl-rl', export: 'klRl' },
     ppo: { package: '@regime-zoo/regime-ppo', export: 'ppo' },
+    grpo: { package: '@regime-zoo/regime-grpo', export: 'grpo' },
     'rlhf-flag': { package: '@regime-zoo/regime-rlhf-flag', export: 'rlhfFlag' },
   },
   probe: {

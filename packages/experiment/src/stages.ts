@@ -10,13 +10,15 @@ import {
   toZooError,
   Transformer,
   ZooError,
-  callPluginHook,
+  runDistill,
+  runProbe,
   type DistillContext,
   type Environment,
   type EvalSpec,
   type FitReport,
   type ProbeContext,
   type ProbeResult,
+  type ProbeRow,
   type Transformer as Model,
 } from '@regime-zoo/core';
 import { loadRewardModel, trainRewardModel } from '@regime-zoo/reward-model';
@@ -25,13 +27,7 @@ import { generateEpisodes, preferencePairs, readEpisodes, readPreferences, toExa
 import { checkpointStep, stageMetrics } from './metrics.js';
 import type { PlannedStage } from './plan.js';
 import type { ResolvedExperiment } from './resolve.js';
-import type { ResultRow } from './results.js';
 
-/** One number a probe measured and where it is from (core's `ProbeRow`, issue 12). */
-type ProbeRow = Omit<ResultRow, 'model' | 'seed'> & { probe: string };
-
-/** What a distiller returns (core's `DistillReport`, issue 13): the trained student and its data counts. */
-type DistillReport = FitReport & { student: Model; init?: string; data?: { collected: number; kept: number } };
 import { finishStage, hashOf, openStage, readStage, stageDir, type StageRecord } from './rundir.js';
 
 /** Progress of one stage, for bars and plain lines. */
@@ -222,7 +218,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const base = await loadModel(modelOf(env.runDir, env.x, 'base', s.seed));
     const h = trainingHooks(env, s, dir, d.name);
     try {
-      const ctx = {
+      const ctx: DistillContext = {
         teacher,
         base,
         worlds: env.x.worlds.map((w) => w.environment('id') as Environment),
@@ -236,13 +232,14 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
         checkpointDir: h.checkpointDir,
         shared: {},
       };
-      const report = (await callPluginHook(distiller, 'distill', () => distiller.distill(ctx as unknown as DistillContext))) as DistillReport;
+      const report = await runDistill(distiller, ctx);
       try {
         if (!report.aborted) await saveCheckpoint(path.join(dir, MODEL_DIR), { model: report.student, tokenizer: env.x.vocabulary.toJSON(), regime: { name: distiller.name, teacher: d.teacher } });
       } finally {
         report.student.dispose();
       }
-      return { ...fitReportOutput(report), ...(report.init ? { init: report.init } : {}), ...(report.data ? { data: { collected: report.data.collected, kept: report.data.kept } } : {}) };
+      const { collected, kept, droppedUnsafe, droppedHidden } = report.data;
+      return { ...fitReportOutput(report), init: report.init, data: { collected, kept, droppedUnsafe, droppedHidden } };
     } finally {
       h.metrics.close();
       teacher.dispose();
@@ -256,9 +253,10 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const base = name === 'base' ? undefined : await loadModel(modelOf(env.runDir, env.x, 'base', s.seed));
     const regime = env.x.regimes.get(name);
     const rows: (ProbeRow & { model: string; seed: number })[] = [];
+    const unsupported: { probe: string; reason: string }[] = [];
     try {
       for (const [i, probe] of env.x.probes.entries()) {
-        const ctx = {
+        const ctx: ProbeContext = {
           policy,
           ...(base ? { base } : {}),
           worlds: env.x.worlds,
@@ -269,7 +267,17 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
           signal: env.signal,
           shared: {},
         };
-        const result = (await callPluginHook(probe, 'run', () => probe.run(ctx as unknown as ProbeContext))) as ProbeResult & { rows?: ProbeRow[] };
+        let result: ProbeResult;
+        try {
+          result = await runProbe(probe, ctx);
+        } catch (e) {
+          // A probe that does not apply to this model (return calibration of a model without <rtg:k>
+          // conditioning, ...) says so with PROBE_UNSUPPORTED: recorded, not fatal.
+          const z = toZooError(e);
+          if (z.code !== 'PROBE_UNSUPPORTED') throw z;
+          unsupported.push({ probe: probe.name, reason: z.message });
+          continue;
+        }
         const got: ProbeRow[] =
           result.rows ??
           Object.entries(result.metrics).map(([metric, value]) => ({ probe: probe.name, world: 'all', split: 'id' as const, condition: 'none', decoding: 'sample' as const, metric, value, lo: null, hi: null, n: 0 }));
@@ -286,7 +294,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
       base?.dispose();
     }
     fs.writeFileSync(path.join(dir, 'rows.json'), JSON.stringify(rows));
-    return { rows: rows.length };
+    return { rows: rows.length, ...(unsupported.length ? { unsupported } : {}) };
   },
 };
 

@@ -243,7 +243,9 @@ export class RewardModel {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw optionError(`scoreMany: batchSize must be a positive integer, got ${batchSize}`, 'batchSize');
     if (!Array.isArray(examples)) throw new ZooError('BAD_INPUT', 'scoreMany takes an array of episodes or examples (objects with tokens)', { field: options.field ?? 'examples' });
     const stripped = examples.map((e) => this.strip(e));
-    checkExamples(stripped as readonly Example[], this.model, options.field ?? 'examples');
+    // Only the tokens are scored (the value head at the last one): an episode's or example's `legal` ids
+    // and masks do not enter, so they are not checked here.
+    checkExamples(stripped.map((e) => ({ tokens: e.tokens })) as readonly Example[], this.model, options.field ?? 'examples');
     const out: number[] = [];
     for (let i = 0; i < stripped.length; i += batchSize) {
       const r = tf.tidy(() => lastTokenRewards(this.model, stripped.slice(i, i + batchSize)));

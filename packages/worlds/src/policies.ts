@@ -109,6 +109,8 @@ export interface PolicyEpisode {
   tokens: number[];
   actionMask: boolean[];
   rewards: number[];
+  /** The legal action ids at each action, in order (core's `Episode.legal`). */
+  legal: number[][];
   return: number;
   hidden: number;
   done: boolean;
@@ -118,7 +120,7 @@ export interface PolicyEpisode {
 export function runEpisode<S>(env: WorldEnvironment<S>, policy: BehaviourPolicy<S>, rng: Rng): PolicyEpisode {
   const reset = env.reset(rng);
   let state = reset.state;
-  const ep: PolicyEpisode = { tokens: [...reset.tokens], actionMask: reset.tokens.map(() => false), rewards: [], return: 0, hidden: 0, done: false };
+  const ep: PolicyEpisode = { tokens: [...reset.tokens], actionMask: reset.tokens.map(() => false), rewards: [], legal: [], return: 0, hidden: 0, done: false };
   while (!ep.done) {
     const legal = env.legalActions(state);
     const action = policy.act(state, legal, rng);
@@ -126,6 +128,7 @@ export function runEpisode<S>(env: WorldEnvironment<S>, policy: BehaviourPolicy<
     ep.tokens.push(action, ...step.observation);
     ep.actionMask.push(true, ...step.observation.map(() => false));
     ep.rewards.push(step.reward);
+    ep.legal.push([...legal]);
     ep.return += step.reward;
     ep.hidden += step.hidden;
     ep.done = step.done;

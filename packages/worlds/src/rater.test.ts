@@ -75,6 +75,7 @@ describe('simulated rater', () => {
     for (const p of pairs) {
       expect(p.chosen.return!).toBeGreaterThanOrEqual(p.rejected.return!);
       expect(p.chosen.meta!.world).toBe(p.rejected.meta!.world);
+      for (const side of [p.chosen, p.rejected]) expect(side.legal).toHaveLength(side.targetMask!.filter(Boolean).length);
     }
     expect(preferencePairs(eps, { pairs: 300, temperature: 0, seed: 3 })).toEqual(pairs);
     const noisy = preferencePairs(eps, { pairs: 300, temperature: 10, seed: 3 });

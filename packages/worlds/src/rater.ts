@@ -90,6 +90,8 @@ export function preferencePairs(episodes: readonly EpisodeRecord[], options: Pre
 const exampleSchema = z.strictObject({
   tokens: z.array(z.number().int().min(0)).min(1).max(MAX_EPISODE_TOKENS),
   targetMask: z.array(z.boolean()).optional(),
+  /** Legal action ids at each target position (core's `Example.legal`). */
+  legal: z.array(z.array(z.number().int().min(0)).min(1)).optional(),
   return: z.number(),
   meta: z.record(z.string(), z.unknown()).optional(),
 });
