@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf } from '@regime-zoo/core';
+import { findCheckpoint, tf } from '@regime-zoo/core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMetricsFile } from './metrics.js';
@@ -19,12 +19,11 @@ beforeAll(async () => {
 afterAll(() => tmp.cleanup());
 
 describe('zoo run (config → stages → run directory → results → report)', () => {
-  it('should write the run directory: resolved config, vocabulary, a checkpoint per stage, metrics, results and report', () => {
+  it('should write the run directory: resolved config, vocabulary, a checkpoint per stage, metrics, results and report', async () => {
     const d = run.runDir;
     for (const f of ['run.json', 'config.json', 'vocabulary.json', 'metrics.jsonl', 'results.json', 'report.md', 'report.html']) expect(fs.existsSync(path.join(d, f)), f).toBe(true);
     for (const s of ['base/seed-3', 'arm/safe-bc/seed-3', 'arm/dpo/seed-3', 'distill/dpo-student/seed-3']) {
-      expect(fs.existsSync(path.join(d, 'stages', s, 'model', 'model.json')), s).toBe(true);
-      expect(fs.existsSync(path.join(d, 'stages', s, 'checkpoint', 'weights.bin')), s).toBe(true);
+      for (const sub of ['model', 'checkpoint']) expect(await findCheckpoint(path.join(d, 'stages', s, sub)), `${s}/${sub}`).toBeDefined();
     }
     const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8')) as { arms: { regime: { package: string; export: string } }[] };
     expect(config.arms.map((a) => a.regime).slice(0, 2)).toMatchObject([{ package: 'zoo-regime-safe-bc', export: 'default' }, { package: '@regime-zoo/regime-dpo', export: 'dpo' }]);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { POINTER_FILE, summaryFileWriter, type MetricsSink } from '@regime-zoo/core';
+import { findCheckpoint, summaryFileWriter, type MetricsSink } from '@regime-zoo/core';
 import { RUN_FILES, stageDir } from './rundir.js';
 
 /** One line of `metrics.jsonl`: a step's logged metrics with the stage, arm and seed they belong to. */
@@ -12,18 +12,11 @@ export interface MetricsLine {
   metrics: Record<string, number | null>;
 }
 
-/**
- * The step the latest complete checkpoint of a stage's checkpoint directory holds (the step folder
- * core's `latest.json` names, or a folder of the older single-folder layout), or 0.
- */
-export function checkpointStep(dir: string): number {
-  try {
-    const pointer = path.join(dir, POINTER_FILE);
-    const folder = fs.existsSync(pointer) ? path.join(dir, (JSON.parse(fs.readFileSync(pointer, 'utf8')) as { folder: string }).folder) : dir;
-    return (JSON.parse(fs.readFileSync(path.join(folder, 'model.json'), 'utf8')) as { step?: number }).step ?? 0;
-  } catch {
-    return 0;
-  }
+/** The step of the checkpoint `loadCheckpoint(dir)` would resume from (core's `findCheckpoint`), or 0 when there is none. */
+export async function checkpointStep(dir: string): Promise<number> {
+  const found = await findCheckpoint(dir);
+  if (!found) return 0;
+  return (JSON.parse(fs.readFileSync(path.join(found.folder, 'model.json'), 'utf8')) as { step?: number }).step ?? 0;
 }
 
 /**

@@ -99,9 +99,9 @@ function fitReportOutput(r: FitReport): Record<string, unknown> {
 }
 
 /** Training context pieces every training stage shares: metrics, progress, checkpoint folder. */
-function trainingHooks(env: StageEnv, s: PlannedStage, dir: string, arm: string) {
+async function trainingHooks(env: StageEnv, s: PlannedStage, dir: string, arm: string) {
   const checkpointDir = path.join(dir, CKPT_DIR);
-  const metrics = stageMetrics(env.runDir, { stageId: s.id, stage: s.kind, arm, seed: s.seed, resumeStep: checkpointStep(checkpointDir) });
+  const metrics = stageMetrics(env.runDir, { stageId: s.id, stage: s.kind, arm, seed: s.seed, resumeStep: await checkpointStep(checkpointDir) });
   return {
     checkpointDir,
     metrics,
@@ -126,7 +126,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const data = (await readData(env.runDir, s.seed)).map(toExample);
     const policy = Transformer.create({ ...c.model, vocabSize: env.x.vocabulary.size, seed: s.seed });
     const init = policy.clone({ trainable: false });
-    const h = trainingHooks(env, s, dir, 'base');
+    const h = await trainingHooks(env, s, dir, 'base');
     try {
       const regime = sft({ checkpointEvery: c.run.checkpointEvery, ...c.base });
       const report = await runFit(
@@ -146,7 +146,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const c = env.x.config;
     const base = await loadModel(modelOf(env.runDir, env.x, 'base', s.seed));
     const pairs = await readPreferences(path.join(stageDir(env.runDir, `data/seed-${s.seed}`), 'pairs.jsonl'));
-    const h = trainingHooks(env, s, dir, 'reward-model');
+    const h = await trainingHooks(env, s, dir, 'reward-model');
     const conditioningIds = env.x.vocabulary.tokens.flatMap((_, id) => (env.x.vocabulary.isConditioning(id) ? [id] : []));
     try {
       const rm = await trainRewardModel({
@@ -182,7 +182,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const pairsFile = path.join(stageDir(env.runDir, `data/seed-${s.seed}`), 'pairs.jsonl');
     const preferences = fs.existsSync(pairsFile) ? await readPreferences(pairsFile) : [];
     const rm = arm.reward === 'model' || regime.requires?.includes('rewardModel') ? await loadRewardModel(path.join(stageDir(env.runDir, `reward-model/seed-${s.seed}`), CKPT_DIR)) : undefined;
-    const h = trainingHooks(env, s, dir, armName);
+    const h = await trainingHooks(env, s, dir, armName);
     try {
       const report = await runFit(
         regime,
@@ -216,7 +216,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const distiller = env.x.distillers.get(d.name)!;
     const teacher = await loadModel(modelOf(env.runDir, env.x, d.teacher, s.seed));
     const base = await loadModel(modelOf(env.runDir, env.x, 'base', s.seed));
-    const h = trainingHooks(env, s, dir, d.name);
+    const h = await trainingHooks(env, s, dir, d.name);
     try {
       const ctx: DistillContext = {
         teacher,

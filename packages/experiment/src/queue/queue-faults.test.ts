@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readMetricsFile } from '../metrics.js';
+import { checkpointStep, readMetricsFile } from '../metrics.js';
 import { runExperiment } from '../run.js';
 import { finished, spawnZoo, tempDir, TINY } from '../test-helpers.js';
 import { readWorkerEvents } from './claim.js';
@@ -27,13 +27,13 @@ describe('zoo worker killed mid-training', () => {
     const workers = names.map((n) => spawnZoo(['worker', '--queue', redis.url, '--name', n, '--stall-ms', '3000']));
     const done = workers.map((w) => finished(w));
     const outcome = runOnQueue(TINY, { queue: redis.url, runDir, pollMs: 200 });
-    const ckpt = path.join(runDir, 'stages/arm/dpo/seed-1/checkpoint/model.json');
+    const ckpt = path.join(runDir, 'stages/arm/dpo/seed-1/checkpoint');
     const owner = path.join(runDir, 'queue/locks/arm__dpo__seed-1.owner.json');
     let victim = -1;
     let step = -1;
     while (victim < 0) {
       try {
-        step = (JSON.parse(fs.readFileSync(ckpt, 'utf8')) as { step: number }).step;
+        step = await checkpointStep(ckpt);
         if (step >= 5 && !fs.existsSync(path.join(runDir, 'stages/arm/dpo/seed-1/stage.json'))) {
           victim = names.indexOf((JSON.parse(fs.readFileSync(owner, 'utf8')) as { name: string }).name);
         }
