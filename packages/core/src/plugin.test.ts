@@ -85,6 +85,7 @@ describe('writing-a-regime', () => {
     expect(again).toMatchObject({ steps: 10 });
     expect(again.aborted).toBeUndefined();
     [policy, base].forEach((m) => m.dispose());
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
 
   it('should name the regime and hook when fit fails', async () => {

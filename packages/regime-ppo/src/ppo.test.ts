@@ -79,6 +79,7 @@ describe('regime-ppo runs', () => {
     expect(a.length).toBe(b.length);
     expect(a.every((x, i) => x === b[i])).toBe(true);
     for (const r of [straight, first, second]) [r.base, r.policy].forEach((m) => m.dispose());
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
 
   it('should stop with the regime and step named when the reward throws or is NaN, keeping the last checkpoint', async () => {
@@ -108,5 +109,6 @@ describe('regime-ppo runs', () => {
     expect(() => ppo({ clip: 0 })).toThrow(/\[regime-ppo\] options\.clip/);
     expect(() => ppo({ lambda: 2 })).toThrow(/options\.lambda/);
     [policy, base].forEach((m) => m.dispose());
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
 });
