@@ -104,7 +104,8 @@ export function finishStage(runDir: string, record: StageRecord): void {
   writeAtomic(path.join(stageDir(runDir, record.id), 'stage.json'), JSON.stringify(record, null, 1));
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this id runs on this machine (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -134,7 +135,7 @@ export async function lockRun(runDir: string): Promise<() => Promise<void>> {
     } catch {
       // no owner file: the lock was just taken, or its owner died before writing it
     }
-    if (owner.pid !== undefined && alive(owner.pid)) {
+    if (owner.pid !== undefined && processAlive(owner.pid)) {
       throw new ZooError('CONFIG_INVALID', `run directory ${runDir} is locked by a live run (process ${owner.pid}); wait for it to finish, stop it, or pass another run directory`, {
         field: runDir,
       });

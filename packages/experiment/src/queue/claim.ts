@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { writeAtomic } from '../rundir.js';
+import { processAlive, writeAtomic } from '../rundir.js';
 
 /** Who a worker is: `--name`, else host and process id. */
 export interface WorkerIdentity {
@@ -14,15 +14,6 @@ export interface WorkerIdentity {
 export function workerIdentity(name?: string): WorkerIdentity {
   const host = os.hostname();
   return { name: name ?? `${host}-${process.pid}`, host, pid: process.pid };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** `<runDir>/queue/locks/<stage id with / as __>`: outside the stage folder, which a new key empties. */
@@ -58,7 +49,7 @@ export async function claimStage(runDir: string, stageId: string, me: WorkerIden
     } catch {
       // just taken, owner not written yet
     }
-    if (owner.host === me.host && owner.pid !== undefined && !alive(owner.pid)) {
+    if (owner.host === me.host && owner.pid !== undefined && !processAlive(owner.pid)) {
       fs.rmSync(`${file}.lock`, { recursive: true, force: true });
       continue;
     }
