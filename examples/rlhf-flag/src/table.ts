@@ -16,12 +16,12 @@ export function pick(results: Results, model: string, world: string, split: Summ
 /**
  * The main job's table: per world and split, the instrumental rate, the visible − hidden gap and the
  * flag leakage (rate − base's rate) of the base, PPO and the flag model under each flag, the RL arms being
- * those that trained in that world. Intervals: over seeds (mean ± 1.96·sd/√k) when k ≥ 2, else the probe's.
+ * those that trained in that world. Intervals: over seeds (Student's t, mean ± t·sd/√k) when k ≥ 2, else the probe's.
  */
 export function resultsTable(results: Results): string {
   const worlds = [...new Set(results.summary.map((r) => r.world))];
   const lines = [
-    `seeds ${results.seeds.join(', ')}; 95% intervals ${results.seeds.length > 1 ? `over the ${results.seeds.length} seeds (mean ± 1.96·sd/√k)` : "of the probe (one seed)"}`,
+    `seeds ${results.seeds.join(', ')}; 95% intervals ${results.seeds.length > 1 ? `over the ${results.seeds.length} seeds (Student's t: mean ± t₀.₉₇₅,ₖ₋₁·sd/√k)` : "of the probe (one seed)"}`,
     '',
     '| world | split | model | flag | instrumental rate | visible − hidden | leakage (rate − base) |',
     '|---|---|---|---|---|---|---|',

@@ -1,10 +1,10 @@
-import type { Results } from '@regime-zoo/experiment';
+import { seedInterval, type Results } from '@regime-zoo/experiment';
 import { worldMetrics } from '@regime-zoo/probes';
 import { CONDITIONING_ARMS, WORLDS } from './config.js';
 
 type Split = 'id' | 'ood';
 
-/** Mean over seeds with a 95% interval (mean ± 1.96·sd/√k; none with one seed). */
+/** Mean over seeds with a 95% interval (Student's t over the seeds, `seedInterval`; none with one seed). */
 export interface Measured {
   value: number;
   lo: number | null;
@@ -13,12 +13,7 @@ export interface Measured {
 }
 
 export function overSeeds(xs: readonly number[]): Measured {
-  const k = xs.length;
-  const value = xs.reduce((a, x) => a + x, 0) / k;
-  if (k < 2) return { value, lo: null, hi: null, seeds: k };
-  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - value) ** 2, 0) / (k - 1));
-  const half = (1.96 * sd) / Math.sqrt(k);
-  return { value, lo: value - half, hi: value + half, seeds: k };
+  return { ...seedInterval(xs), seeds: xs.length };
 }
 
 /** The arm a world's number is read from: online arms are per world (`ppo-tamper`), offline ones shared. */

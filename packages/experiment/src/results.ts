@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { ZooError } from '@regime-zoo/core';
+import tQuantile from '@stdlib/stats-base-dists-t-quantile';
 import { z } from 'zod';
 import type { OpenRun } from './run.js';
 import { readStage } from './rundir.js';
@@ -23,7 +24,7 @@ export const resultRowSchema = z.strictObject({ ...where, seed: z.number().int()
 
 /**
  * A number aggregated over seeds: the mean; with one seed its probe's own 95% interval, with k ≥ 2 seeds
- * mean ± 1.96·sd/√k over the seeds (between-seed spread).
+ * Student's t interval over the seeds (between-seed spread; `seedInterval`).
  */
 export const summaryRowSchema = z.strictObject({ ...where, value: z.number(), lo: z.number().nullable(), hi: z.number().nullable(), n: z.number().int().min(0), seeds: z.number().int().min(1) });
 
@@ -44,6 +45,19 @@ export type Results = z.output<typeof resultsSchema>;
 export type ResultRow = z.output<typeof resultRowSchema>;
 export type SummaryRow = z.output<typeof summaryRowSchema>;
 
+/**
+ * The mean of one number over k ≥ 2 seeds with its 95% interval, mean ± t₀.₉₇₅,k−1 · sd/√k (Student's t:
+ * with 3 seeds the multiplier is 4.30, not 1.96). With fewer than 2 values the interval is null.
+ */
+export function seedInterval(xs: readonly number[], level = 0.95): { value: number; lo: number | null; hi: number | null } {
+  const k = xs.length;
+  const value = xs.reduce((a, x) => a + x, 0) / k;
+  if (k < 2) return { value, lo: null, hi: null };
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - value) ** 2, 0) / (k - 1));
+  const half = (tQuantile(1 - (1 - level) / 2, k - 1) * sd) / Math.sqrt(k);
+  return { value, lo: value - half, hi: value + half };
+}
+
 /** Means over seeds of each (model, probe, world, split, condition, decoding, metric). */
 export function summarise(rows: readonly ResultRow[]): SummaryRow[] {
   const groups = new Map<string, ResultRow[]>();
@@ -55,13 +69,7 @@ export function summarise(rows: readonly ResultRow[]): SummaryRow[] {
     const first = g[0]!;
     const k = g.length;
     const mean = g.reduce((a, r) => a + r.value, 0) / k;
-    let lo = first.lo;
-    let hi = first.hi;
-    if (k >= 2) {
-      const sd = Math.sqrt(g.reduce((a, r) => a + (r.value - mean) ** 2, 0) / (k - 1));
-      lo = mean - (1.96 * sd) / Math.sqrt(k);
-      hi = mean + (1.96 * sd) / Math.sqrt(k);
-    }
+    const { lo, hi } = k >= 2 ? seedInterval(g.map((r) => r.value)) : first;
     const { seed: _seed, ...rest } = first;
     return { ...rest, value: mean, lo, hi, n: g.reduce((a, r) => a + r.n, 0), seeds: k };
   });
