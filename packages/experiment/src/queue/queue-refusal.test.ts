@@ -52,7 +52,7 @@ describe('a zoo worker whose installation lacks a plugin the config names', () =
     bad.stderr!.on('data', (d: Buffer) => (badOutput += d.toString()));
     const outcome = runOnQueue(config, { queue: redis.url, runDir, pollMs: 200, signal: stop.signal });
     outcome.catch(() => {}); // awaited below; a failure before then must not be unhandled
-    const exit = await within(badExit, 90_000, 'the worker lacking zoo-regime-safe-bc').catch((e: Error) => {
+    const exit = await within(badExit, 60_000, 'the worker lacking zoo-regime-safe-bc').catch((e: Error) => {
       throw new Error(`${e.message}; its output: ${badOutput.split('\n').filter((l) => !/^(I0000|WARNING)/.test(l)).join('\n')}; events: ${JSON.stringify(readWorkerEvents(runDir))}`);
     });
     expect(exit.code).toBe(1);
@@ -79,9 +79,9 @@ describe('a zoo worker whose installation lacks a plugin the config names', () =
     const good = spawnZoo(['worker', '--queue', redis.url, '--name', 'complete', '--stall-ms', '3000']);
     children.push(good);
     const goodExit = finished(good);
-    const out = await within(outcome, 120_000, 'the sweep with a worker that has zoo-regime-safe-bc');
+    const out = await within(outcome, 90_000, 'the sweep with a worker that has zoo-regime-safe-bc');
     good.kill('SIGTERM');
-    expect((await within(goodExit, 30_000, 'the complete worker stopping')).code).toBe(0);
+    expect((await within(goodExit, 20_000, 'the complete worker stopping')).code).toBe(0);
     expect(fs.readFileSync(path.join(runDir, 'results.json'), 'utf8')).toBe(fs.readFileSync(path.join(reference.runDir, 'results.json'), 'utf8'));
     expect(out.ran).toEqual(reference.ran);
     expect(new Set(Object.values(out.workers))).toEqual(new Set(['complete']));
