@@ -15,10 +15,16 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** `zoo <args>` as a child process, from source (tsx, the source export condition). */
-export function spawnZoo(args: string[]): ChildProcess {
+/**
+ * `zoo <args>` as a child process, from source (tsx, the source export condition). `o.cli`: another
+ * installation's `cli.ts`, run without this one's NODE_PATH (pnpm's bin shims point it at this
+ * workspace's hoisted node_modules/.pnpm/node_modules, where require.resolve would find every package).
+ */
+export function spawnZoo(args: string[], o: { cli?: string } = {}): ChildProcess {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return spawn(process.execPath, ['--import', tsx, '--conditions=@regime-zoo/source', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  const env = { ...process.env };
+  if (o.cli) delete env.NODE_PATH;
+  return spawn(process.execPath, ['--import', tsx, '--conditions=@regime-zoo/source', o.cli ?? CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 /** Waits for a child to exit; resolves with its exit code, signal and output. */

@@ -78,7 +78,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         // the run directory is not reachable from here (no shared filesystem): the error says so
       }
       log(`zoo worker: ${refusal.code}: ${refusal.message}`);
-      setImmediate(() => void shutdown());
+      // Closing first, so that once this job is back on the queue BullMQ fetches no next one here.
+      void shutdown();
       return backToQueue(job, token, 1000);
     }
     try {
