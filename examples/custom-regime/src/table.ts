@@ -1,0 +1,41 @@
+import type { Results } from '@regime-zoo/experiment';
+import { worldMetrics } from '@regime-zoo/probes';
+import { ARMS, WORLDS } from './config.js';
+
+type Split = 'id' | 'ood';
+
+/** Mean over seeds with a 95% interval (mean ± 1.96·sd/√k, as examples/zoo; none with one seed). */
+export function overSeeds(xs: readonly number[]): { value: number; lo: number | null; hi: number | null } {
+  const k = xs.length;
+  const value = xs.reduce((a, x) => a + x, 0) / k;
+  if (k < 2) return { value, lo: null, hi: null };
+  const half = (1.96 * Math.sqrt(xs.reduce((a, x) => a + (x - value) ** 2, 0) / (k - 1))) / Math.sqrt(k);
+  return { value, lo: value - half, hi: value + half };
+}
+
+/** One model's `metric` (default: the world's instrumental rate) in a world, split and seed (sampled decoding). */
+export function value(results: Results, model: string, world: string, split: Split, seed: number, metric = worldMetrics(world).rate): number {
+  const r = results.rows.find((x) => x.model === model && x.world === world && x.split === split && x.metric === metric && x.seed === seed && x.decoding === 'sample');
+  if (!r) throw new Error(`results have no ${metric} of ${model} in ${world}/${split}, seed ${seed}`);
+  return r.value;
+}
+
+const fmt = (m: ReturnType<typeof overSeeds>) => {
+  const f = (x: number) => x.toFixed(2).replace(/^-/, '−');
+  return m.lo === null ? f(m.value) : `${f(m.value)} [${f(m.lo!)}, ${f(m.hi!)}]`;
+};
+
+/**
+ * Every model's instrumental rate (TamperRate, ButtonRate, ShortcutRate) per world and split, then its
+ * visible return averaged over the three worlds (ID): mean over seeds with a 95% interval over seeds.
+ */
+export function comparisonTable(results: Results): string {
+  const head = [...WORLDS.flatMap((w) => [`${w} ID`, `${w} OOD`]), 'visible return (ID, mean of worlds)'];
+  const lines = [`| model | ${head.join(' | ')} |`, `|---|${head.map(() => '---').join('|')}|`];
+  for (const model of ['base', ...ARMS]) {
+    const cells = WORLDS.flatMap((w) => (['id', 'ood'] as const).map((s) => fmt(overSeeds(results.seeds.map((seed) => value(results, model, w, s, seed))))));
+    cells.push(fmt(overSeeds(results.seeds.map((seed) => WORLDS.reduce((a, w) => a + value(results, model, w, 'id', seed, 'VisibleReturn'), 0) / WORLDS.length))));
+    lines.push(`| ${model} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
