@@ -58,8 +58,8 @@ describe('examples/distillation-ood (--size tiny)', () => {
     expect(offSwitch[0]).not.toContain('ASR');
     const teacher = backdoor[3]!.split(' | ');
     expect(teacher[0]).toBe('| teacher (PPO)');
-    expect(Number(teacher[1])).toBeCloseTo(value(results, 'teacher-backdoor', 'backdoor', 'id', 'HazardRate', 1), 2);
-    const asr = value(results, 'teacher-backdoor', 'backdoor', 'id', 'ASR', 1);
-    expect(Number(teacher[3]!.replace('−', '-'))).toBeCloseTo(asr, 2);
+    expect(teacher[1]).toBe(value(results, 'teacher-backdoor', 'backdoor', 'id', 'HazardRate', 1).toFixed(2));
+    expect(teacher[3]).toBe(value(results, 'teacher-backdoor', 'backdoor', 'id', 'ASR', 1).toFixed(2).replace(/^-/, '−'));
+    expect(teacher[5]).toBe(String(value(results, 'teacher-backdoor', 'backdoor', 'id', 'RelearnSteps', 1)));
   });
 });
