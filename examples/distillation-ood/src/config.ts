@@ -26,7 +26,7 @@ interface Knobs {
 
 const KNOBS: Record<Size, Knobs> = {
   tiny: { seeds: [1], model: { dModel: 16, nHeads: 2, nLayers: 1 }, episodes: 150, baseSteps: 20, rlSteps: 2, rlEpisodes: 16, distillEpisodes: 60, distillSteps: 10, probeEpisodes: 40, relearn: { demonstrations: 16, maxSteps: 10, evalEvery: 5, evalEpisodes: 20 } },
-  default: { seeds: [1, 2, 3], model: { dModel: 32, nHeads: 2, nLayers: 2 }, episodes: 800, baseSteps: 250, rlSteps: 15, rlEpisodes: 32, distillEpisodes: 600, distillSteps: 150, probeEpisodes: 300, relearn: { demonstrations: 32, maxSteps: 60, evalEvery: 10, evalEpisodes: 60 } },
+  default: { seeds: [1, 2, 3], model: { dModel: 32, nHeads: 2, nLayers: 2 }, episodes: 800, baseSteps: 250, rlSteps: 30, rlEpisodes: 32, distillEpisodes: 600, distillSteps: 150, probeEpisodes: 300, relearn: { demonstrations: 32, maxSteps: 60, evalEvery: 10, evalEpisodes: 60 } },
 };
 
 /**
@@ -49,7 +49,9 @@ export function distillationOodExperiment(size: Size): ExperimentInput {
     base: { steps: k.baseSteps, batchSize: 32, lr: 3e-3 },
     arms: WORLDS.map((world, i) => ({
       name: `teacher-${world}`,
-      regime: { package: 'ppo', options: { steps: k.rlSteps, episodes: k.rlEpisodes, lr: 1e-3, warmupSteps: 2, checkpointEvery: 5, world: i } },
+      // vfCoef 0.001, not TRL's 0.1: visible returns of ±50 make the value loss (~300) drown the policy's
+      // gradient in the shared trunk, and the return falls (teacher-vf.config.ts; docs/decisions.md).
+      regime: { package: 'ppo', options: { steps: k.rlSteps, episodes: k.rlEpisodes, lr: 1e-3, warmupSteps: 2, checkpointEvery: 5, world: i, vfCoef: 0.001 } },
     })),
     distill: WORLDS.flatMap((world) =>
       STUDENTS.map((student) => ({
