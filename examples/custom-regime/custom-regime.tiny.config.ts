@@ -1,0 +1,4 @@
+// The CI smoke size: one seed, seconds of training.
+import { customRegimeExperiment } from './src/config.js';
+
+export default customRegimeExperiment('tiny');
