@@ -25,26 +25,117 @@ import { parameterShapes } from './model.js';
  */
 
 export interface ModelGraphs {
-  infer: CompiledGraph;
-  train: CompiledGraph;
-  backward: CompiledGraph;
+  readonly infer: CompiledGraph;
+  readonly train: CompiledGraph;
+  readonly backward: CompiledGraph;
   /** KV-cache decoding; each session holds one cache (see `buildKV`). */
-  kv: GraphProgram<KVEntry>;
+  readonly kv: GraphProgram<KVEntry>;
 }
 
 export type KVEntry = 'init' | 'load' | 'decode' | 'read' | `step${number}`;
 
-const cache = new Map<string, ModelGraphs>();
+/** The graphs of a model shape are shared by every model of that shape (vocabulary, context, sizes, tying, value head). */
+export function shapeKey(c: ModelConfig): string {
+  return JSON.stringify([c.vocabSize, c.contextLength, c.dModel, c.nHeads, c.nLayers, c.mlpRatio, c.tiedEmbeddings, c.valueHead, c.layerNormEps]);
+}
 
-/** The compiled graphs of a config (built and loaded once per process and shape of model). */
-export function modelGraphs(c: ModelConfig): ModelGraphs {
-  const key = JSON.stringify([c.vocabSize, c.contextLength, c.dModel, c.nHeads, c.nLayers, c.mlpRatio, c.tiedEmbeddings, c.valueHead, c.layerNormEps]);
-  let graphs = cache.get(key);
-  if (!graphs) {
-    graphs = { infer: buildForward(c, 'infer'), train: buildForward(c, 'train'), backward: buildBackward(c), kv: buildKV(c) };
-    cache.set(key, graphs);
+/** A KV session waiting for its next cache, with what it was last sized and loaded for. */
+interface Slot {
+  session: GraphSession<KVEntry>;
+  /** The batch the session's cache variables are sized for. */
+  batch: number;
+  /** The tensor data the session's parameters were loaded from (a tfjs variable's changes with each assign). */
+  params: readonly object[];
+}
+
+/** The compiled graphs of one model shape, each built on first use, and its idle KV sessions. */
+class ShapeGraphs implements ModelGraphs {
+  /** Models and open KV sessions using these graphs. */
+  refs = 0;
+  /** Released KV sessions (loading one costs milliseconds), reused by the next cache of this shape. */
+  readonly idle: Slot[] = [];
+  private built: { infer?: CompiledGraph; train?: CompiledGraph; backward?: CompiledGraph; kv?: GraphProgram<KVEntry> } = {};
+  constructor(
+    readonly key: string,
+    readonly config: ModelConfig,
+  ) {}
+  get infer(): CompiledGraph {
+    return (this.built.infer ??= buildForward(this.config, 'infer'));
   }
-  return graphs;
+  get train(): CompiledGraph {
+    return (this.built.train ??= buildForward(this.config, 'train'));
+  }
+  get backward(): CompiledGraph {
+    return (this.built.backward ??= buildBackward(this.config));
+  }
+  get kv(): GraphProgram<KVEntry> {
+    return (this.built.kv ??= buildKV(this.config));
+  }
+  /** Unloads every graph and idle session of this shape. */
+  free(): void {
+    for (const g of [this.built.infer, this.built.train, this.built.backward]) g?.release();
+    for (const slot of this.idle.splice(0)) slot.session.close();
+    this.built = {};
+  }
+}
+
+/**
+ * Graphs of shapes no model uses any more are kept for the next model of the same shape (a clone, a
+ * reload), up to this many shapes, least recently released first out; beyond that they are unloaded.
+ */
+export const MAX_UNUSED_SHAPES = 4;
+/** Idle KV sessions kept per shape. */
+const MAX_IDLE_SESSIONS = 4;
+
+const shapes = new Map<string, ShapeGraphs>();
+// Shapes with no user, oldest release first (a Set keeps insertion order).
+const unused = new Set<ShapeGraphs>();
+
+/** A model's hold on the graphs of its shape; `release` when the model is disposed or changes shape. */
+export interface ModelGraphsHandle {
+  readonly key: string;
+  readonly graphs: ModelGraphs;
+  release(): void;
+}
+
+function retain(c: ModelConfig): ShapeGraphs {
+  const key = shapeKey(c);
+  let s = shapes.get(key);
+  if (!s) shapes.set(key, (s = new ShapeGraphs(key, c)));
+  s.refs += 1;
+  unused.delete(s);
+  return s;
+}
+
+function drop(s: ShapeGraphs): void {
+  s.refs -= 1;
+  if (s.refs > 0) return;
+  unused.add(s);
+  for (const oldest of unused) {
+    if (unused.size <= MAX_UNUSED_SHAPES) break;
+    unused.delete(oldest);
+    shapes.delete(oldest.key);
+    oldest.free();
+  }
+}
+
+/** The compiled graphs of a config, held until `release()` (graphs are shared per model shape). */
+export function acquireModelGraphs(c: ModelConfig): ModelGraphsHandle {
+  const s = retain(c);
+  let live = true;
+  return {
+    key: s.key,
+    graphs: s,
+    release() {
+      if (live) drop(s);
+      live = false;
+    },
+  };
+}
+
+/** How many model shapes have graphs loaded, and how many of those no model uses (at most `MAX_UNUSED_SHAPES`). */
+export function modelGraphStats(): { shapes: number; unused: number } {
+  return { shapes: shapes.size, unused: unused.size };
 }
 
 const GELU_C1 = Math.sqrt(2 / Math.PI);
@@ -383,26 +474,14 @@ export interface KVSession {
   release(): void;
 }
 
-interface Slot {
-  session: GraphSession<KVEntry>;
-  /** The batch the session's cache variables are sized for. */
-  batch: number;
-  /** The tensor data the session's parameters were loaded from (a tfjs variable's changes with each assign). */
-  params: readonly object[];
-}
-
-// Loading a session costs milliseconds, so released sessions wait here for the next cache of their model.
-const idle = new WeakMap<GraphProgram<KVEntry>, Slot[]>();
-const MAX_IDLE = 4;
 // A cache dropped without `disposeKVCache` still gives its session back once it is garbage.
 const dropped = new FinalizationRegistry<() => void>((release) => release());
 
 /** A session holding the KV cache `owner` for `batch` rows (reused from an earlier cache where possible). */
 export function openKVSession(c: ModelConfig, batch: number, owner: object): KVSession {
-  const program = modelGraphs(c).kv;
-  const pool = idle.get(program) ?? [];
-  idle.set(program, pool);
-  const slot = pool.pop() ?? { session: program.open(), batch: -1, params: [] };
+  const shape = retain(c); // an open session keeps its shape's graphs loaded
+  const pool = shape.idle;
+  const slot = pool.pop() ?? { session: shape.kv.open(), batch: -1, params: [] };
   if (slot.batch !== batch) {
     tf.tidy(() => {
       slot.session.run('init', [tf.scalar(batch, 'int32')]);
@@ -413,8 +492,9 @@ export function openKVSession(c: ModelConfig, batch: number, owner: object): KVS
   const release = (): void => {
     if (!live) return;
     live = false;
-    if (pool.length < MAX_IDLE) pool.push(slot);
+    if (pool.length < MAX_IDLE_SESSIONS) pool.push(slot);
     else slot.session.close();
+    drop(shape);
   };
   dropped.register(owner, release, owner);
   return {

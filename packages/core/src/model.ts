@@ -3,7 +3,7 @@ import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
 import { graphAvailable } from './graph.js';
-import { modelGraphs, openKVSession, trunkParameters, type KVSession } from './model-graph.js';
+import { acquireModelGraphs, openKVSession, shapeKey, trunkParameters, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph.js';
 import { Rng } from './rng.js';
 
 /** A hook sees an activation (shape as in TransformerLens) and may return a replacement of the same shape. */
@@ -132,6 +132,8 @@ export class Transformer {
   private readonly id = ++modelIds;
   private trainableFlag: boolean;
   private mask: tf.Tensor2D;
+  /** This model's hold on the compiled graphs of its shape (taken on first use, given back by `dispose`). */
+  private graphHandle: ModelGraphsHandle | undefined;
 
   private constructor(config: ModelConfig, trainable: boolean) {
     ensureBackend();
@@ -289,6 +291,15 @@ export class Transformer {
     return !o.hooks && !o.cacheFilter && !(o.training && this.config.dropout > 0) && graphAvailable();
   }
 
+  /** The compiled graphs of this model's current shape (`growVocab` and `addValueHead` change it). */
+  private graphs(): ModelGraphs {
+    if (this.graphHandle?.key !== shapeKey(this.config)) {
+      this.graphHandle?.release();
+      this.graphHandle = acquireModelGraphs(this.config);
+    }
+    return this.graphHandle.graphs;
+  }
+
   /** Logits and (with a value head) values from an inference graph's outputs. */
   private inferred([logits, values]: tf.Tensor[]): ForwardResult {
     return values ? { logits: logits as tf.Tensor3D, values: values as tf.Tensor2D } : { logits: logits as tf.Tensor3D };
@@ -299,7 +310,7 @@ export class Transformer {
    * gradient is the hand-written backward graph, so any loss built on the logits trains through it.
    */
   private graphForward(ids: tf.Tensor2D): ForwardResult {
-    const graphs = modelGraphs(this.config);
+    const graphs = this.graphs();
     // Outside tf.grad/variableGrads (tfjs's engine counts their nesting) there is no backward pass to save
     // activations for: the inference graph is enough.
     const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
@@ -548,9 +559,12 @@ export class Transformer {
     }
   }
 
+  /** Frees the weights, and the model's hold on its compiled graphs (unloaded once no model of its shape needs them). */
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
     this.mask.dispose();
+    this.graphHandle?.release();
+    this.graphHandle = undefined;
   }
 }

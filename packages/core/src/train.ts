@@ -162,9 +162,12 @@ export class AdamW {
     this.t = t;
   }
 
+  /** Frees the moments and gives back the optimizer's compiled graphs. */
   dispose(): void {
     for (const { m, v } of this.moments.values()) tf.dispose([m, v]);
     this.moments.clear();
+    for (const g of this.graphs.values()) g.release();
+    this.graphs.clear();
   }
 }
 
