@@ -3,9 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { maxAbsDiff, thrown } from '@regime-zoo/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { transpiledCore } from './__fixtures__/child-process.js';
 import { ensureBackend } from './backend.js';
 import { graphCacheDir, graphName, savedModelFolder } from './graph-cache.js';
 import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph } from './graph.js';
@@ -183,19 +182,11 @@ describe('the compiled-graph cache (graph-cache.ts)', () => {
   });
 
   it('should let two processes compile the same graphs at the same time, both getting the right results', async () => {
-    // Core's source, transpiled into a folder inside the package (so its imports resolve), run by two children.
-    const ts = await import('typescript');
-    const src = path.dirname(fileURLToPath(import.meta.url));
-    const out = fs.mkdtempSync(path.join(src, '..', '.race-'));
+    const core = await transpiledCore();
     try {
-      for (const f of fs.readdirSync(src).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
-        const js = ts.transpileModule(fs.readFileSync(path.join(src, f), 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-        fs.writeFileSync(path.join(out, f.replace(/\.ts$/, '.js')), js);
-      }
       const go = path.join(root, 'go');
-      fs.writeFileSync(
-        path.join(out, 'child.js'),
-        `import fs from 'node:fs';
+      // Each child loads TensorFlow, says it is ready, waits for `go`, then compiles and runs 25 new graphs.
+      const script = `import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from './backend.js';
 import { compileGraph, GraphBuilder } from './graph.js';
@@ -209,29 +200,21 @@ for (let k = 0; k < 25; k++) {
   results.push(Array.from(graph.run([tf.tensor1d([1, 2])])[0].dataSync()));
 }
 console.log(JSON.stringify(results));
-`,
-      );
-      const child = () =>
-        new Promise<string>((resolve, reject) => {
-          const p = spawn(process.execPath, [path.join(out, 'child.js')], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-          let stdout = '';
-          let stderr = '';
-          p.stdout.on('data', (d) => (stdout += d));
-          p.stderr.on('data', (d) => (stderr += d));
-          p.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`child exited ${code}: ${stderr}`))));
-        });
-      const children = [child(), child()];
-      // Both have loaded TensorFlow and wait at the barrier: then both compile the same 25 new graphs at once.
+`;
+      const children = [core.run(script), core.run(script)];
       while (fs.readdirSync(root).filter((f) => f.startsWith('go.ready.')).length < 2) await new Promise((r) => setTimeout(r, 20));
       fs.writeFileSync(go, '');
       const want = Array.from({ length: 25 }, (_, k) => [100 + k, 2 * (100 + k)]);
-      for (const stdout of await Promise.all(children)) expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual(want);
+      for (const { code, stdout, stderr } of await Promise.all(children)) {
+        expect(code, stderr).toBe(0);
+        expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual(want);
+      }
       const dir = process.env.REGIME_ZOO_GRAPH_DIR!;
       const names = fs.readdirSync(dir);
       expect(names).toHaveLength(25); // no staging or evicted folders left behind
       for (const n of names) expect(graphName(fs.readFileSync(path.join(dir, n, 'saved_model.pb')))).toBe(n);
     } finally {
-      fs.rmSync(out, { recursive: true, force: true });
+      core.dispose();
     }
   });
 });
