@@ -90,6 +90,42 @@ describe('compiled model graphs (native backend)', () => {
     expect(names.some((n) => n.includes('value_head'))).toBe(false);
   });
 
+  it('should run a frozen model inside a loss on the inference graph (no saved activations), with the eager gradients of the trained model', () => {
+    const policy = make({ valueHead: true });
+    const base = policy.clone({ trainable: false });
+    models.push(base);
+    const rows = fixtureTokens(3, 9, 4);
+    // Tensors a forward adds inside a gradient tape: the train graph's output and every saved activation
+    // for a trainable model, only logits and values for a frozen one.
+    const added = (m: Transformer) =>
+      tf.tidy(() => {
+        let n = 0;
+        tf.variableGrads(() => {
+          const before = tf.memory().numTensors;
+          const ids = tf.tensor2d(rows, undefined, 'int32');
+          const out = m.forward(ids);
+          n = tf.memory().numTensors - before - 1;
+          return tf.add(tf.sum(out.logits), tf.sum(policy.params.get('unembed.b_U')!)) as tf.Scalar;
+        }, policy.variables());
+        return n;
+      });
+    expect(added(base)).toBe(2); // logits and values
+    expect(added(policy)).toBeGreaterThan(15 * policy.config.nLayers);
+    // A DPO-style loss: log π − log π₀ on the same rows; the gradient reaches the policy only, as on the eager path.
+    const { eager, graph } = both(() =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => {
+          const ids = tf.tensor2d(rows, undefined, 'int32');
+          return tf.neg(tf.mean(tf.sub(tokenLogProbs(policy.forward(ids).logits, ids), tokenLogProbs(base.forward(ids).logits, ids)))) as tf.Scalar;
+        });
+        return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, Array.from(g.dataSync())]));
+      }),
+    );
+    expect(Object.keys(graph).sort()).toEqual(Object.keys(eager).sort());
+    expect(Object.keys(graph).every((k) => policy.variables().some((v) => v.name === k))).toBe(true);
+    for (const [name, ge] of Object.entries(eager)) expect(maxAbsDiff(graph[name]!, ge) / Math.max(...ge.map(Math.abs), 1e-3), name).toBeLessThan(1e-5);
+  });
+
   it('should decode with the KV cache to the full-forward logits (≤ 1e-5) and keep tensors balanced', async () => {
     const m = make({ valueHead: true });
     const rows = fixtureTokens(2, 12, 9);

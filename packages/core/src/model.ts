@@ -306,15 +306,19 @@ export class Transformer {
   }
 
   /**
-   * The forward pass as one graph call. Under a gradient tape it is a single custom-gradient op whose
-   * gradient is the hand-written backward graph, so any loss built on the logits trains through it.
+   * The forward pass as one graph call. Under a gradient tape (and for a trainable model) it is a single
+   * custom-gradient op whose gradient is the hand-written backward graph, so any loss built on the logits
+   * trains through it. A frozen model's compiled forward gives no gradients to its own variables, even
+   * when asked for them explicitly (`tf.grads` on them): use `REGIME_ZOO_GRAPH=0` for that.
    */
   private graphForward(ids: tf.Tensor2D): ForwardResult {
     const graphs = this.graphs();
-    // Outside tf.grad/variableGrads (tfjs's engine counts their nesting) there is no backward pass to save
-    // activations for: the inference graph is enough.
+    // Outside tf.grad/variableGrads (tfjs's engine counts their nesting), and for a frozen model (a
+    // reference π₀ inside a loss: its variables are not trainable, so no gradient reaches them), there is
+    // no backward pass to save activations for: the inference graph is enough, and its outputs are
+    // constants on the tape.
     const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
-    if (!taping) {
+    if (!taping || !this.trainableFlag) {
       return this.inferred(graphs.infer.run([ids, this.mask, ...this.variables()]));
     }
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
