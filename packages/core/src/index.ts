@@ -49,15 +49,3 @@ export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, 
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';
-export { runBenchmark, formatBenchmark, compareWithReference, trainingFlops, benchEnvironment, BENCH_CONFIGS, BENCH_CONFIG_NAMES, BENCH_SHAPE, BENCH_TARGETS, FLOP_FORMULA } from './bench.js';
-export type {
-  BenchConfigName,
-  BenchmarkOptions,
-  BenchmarkResult,
-  BenchComparison,
-  ConfigBenchResult,
-  FlopCount,
-  FlopShape,
-  TorchReference,
-  TorchReferenceResult,
-} from './bench.js';
