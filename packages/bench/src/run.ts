@@ -271,7 +271,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     const flops = trainingFlops(modelConfig, B, T);
     const rng = new Rng(seed);
     const model = Transformer.create({ ...modelConfig, seed });
-    const trainer = new Trainer(model, { totalSteps: warmupSteps + steps + 1, optimizer: { lr: 3e-4, warmupSteps: Math.min(warmupSteps, 10) } });
+    const trainer = new Trainer(model, { totalSteps: warmupSteps + steps + 1, optimizer: { lr: 3e-4, warmupSteps: Math.min(warmupSteps, 10), weightDecay: 0.01 } });
     // A few fixed random batches, made before timing.
     const batches = Array.from({ length: 4 }, () => {
       const ids = new Int32Array(B * T);

@@ -1,6 +1,6 @@
 export { ensureBackend, nativeTensorFlowVersion, measureMatmulGflops, doctor, formatDoctorReport } from './backend.js';
 export type { BackendInfo, NativeProvisionStatus, DoctorReport } from './backend.js';
-export { ZooError, toZooError, callPluginHook } from './errors.js';
+export { ZooError, toZooError, callPluginHook, withStep } from './errors.js';
 export type { ZooErrorCode, ZooErrorOptions } from './errors.js';
 export { Rng } from './rng.js';
 export { parseModelConfig, modelConfigSchema, describeZodError, MAX_CONTEXT } from './config.js';
@@ -13,7 +13,7 @@ export { sampleToken } from './sampling.js';
 export type { SampleOptions } from './sampling.js';
 export { rollout, repeatResets } from './rollout.js';
 export type { Environment, EnvStep, Episode, RolloutOptions } from './rollout.js';
-export { Trainer, AdamW, learningRate, optimizerConfigSchema } from './train.js';
+export { Trainer, AdamW, learningRate, optimizerConfigSchema, TRAINING_DEFAULTS } from './train.js';
 export { graphAvailable, setGraphMode } from './graph.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
@@ -45,7 +45,7 @@ export type {
 } from './plugin.js';
 /** The tfjs-core namespace core is built on (the same instance), so regimes need no separate install. */
 export * as tf from '@tensorflow/tfjs-core';
-export { collectRollouts, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+export { collectRollouts, microBatch, checkMicroBatches, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';

@@ -3,12 +3,12 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
-import { ZooError } from './errors.js';
+import { withStep, ZooError } from './errors.js';
 import type { Example, FitContext, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
 import type { Transformer } from './model.js';
 import { sequenceLogProbs } from './ops.js';
 import type { Rng } from './rng.js';
-import { Trainer, type LossOutput } from './train.js';
+import { Trainer, TRAINING_DEFAULTS, type LossOutput, type StepInfo } from './train.js';
 
 /**
  * Pads examples on the right into `tokens` [B, T] (int32) and `targets` [B, T-1] (1 where the token at
@@ -173,8 +173,13 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
       return { steps: trainer.step, metrics, aborted: true };
     }
     const step = trainer.step;
-    await o.beforeStep?.(step);
-    const info = trainer.trainStep((micro) => o.loss(step, micro));
+    let info: StepInfo;
+    try {
+      await o.beforeStep?.(step);
+      info = trainer.trainStep((micro) => o.loss(step, micro));
+    } catch (e) {
+      throw withStep(e, step); // the plugin error then says at which step
+    }
     metrics = { loss: info.loss, ...info.metrics, 'train/lr': info.lr, 'train/grad_norm': info.gradNorm };
     o.log?.(step, metrics);
     o.progress?.({ plugin: o.plugin, phase: 'train', step: trainer.step, total: trainer.totalSteps, metrics });
@@ -186,15 +191,18 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
   return { steps: trainer.step, metrics };
 }
 
-/** Training options every trainer-based regime accepts; regimes spread `.shape` into their own schema. */
+/**
+ * Training options every trainer-based regime accepts; regimes spread `.shape` into their own schema. The
+ * optimizer's defaults are `TRAINING_DEFAULTS`, the same ones `Trainer` uses.
+ */
 export const trainingOptionsSchema = z.object({
   steps: z.number().int().positive().default(200),
   batchSize: z.number().int().positive().default(32),
   microBatches: z.number().int().positive().default(1),
-  lr: z.number().positive().default(1e-3),
-  warmupSteps: z.number().int().min(0).default(10),
-  weightDecay: z.number().min(0).default(0),
-  clipNorm: z.number().min(0).default(1),
+  lr: z.number().positive().default(TRAINING_DEFAULTS.lr),
+  warmupSteps: z.number().int().min(0).default(TRAINING_DEFAULTS.warmupSteps),
+  weightDecay: z.number().min(0).default(TRAINING_DEFAULTS.weightDecay),
+  clipNorm: z.number().min(0).default(TRAINING_DEFAULTS.clipNorm),
   /** Save a checkpoint every this many steps (0: only on abort and at the end). */
   checkpointEvery: z.number().int().min(0).default(0),
 });
@@ -211,7 +219,8 @@ export async function fitWithLoss(
   ctx: FitContext,
   o: {
     plugin: string;
-    options: TrainingOptions;
+    /** The regime's training options (`batchSize` is the regime's own business: online regimes have none). */
+    options: Omit<TrainingOptions, 'batchSize'>;
     loss: (step: number, micro: number, trainer: Trainer) => LossOutput;
     /** Runs before each step outside `tf.tidy` (rollouts, rewards); use `trainer.rng` for exact resume. */
     beforeStep?: (step: number, trainer: Trainer) => void | Promise<void>;
