@@ -1,4 +1,4 @@
-import { expectNoTensorLeak, fixtureTokens, maxAbsDiff, tinyConfig } from '@regime-zoo/test-utils';
+import { expectNoTensorLeak, fixtureTokens, maxAbsDiff, tinyConfig, xorshift } from '@regime-zoo/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ensureBackend } from './backend.js';
@@ -74,6 +74,50 @@ describe('compiled model graphs (native backend)', () => {
       const diff = maxAbsDiff(graph.grads[name]!, ge);
       expect(diff / scale, name).toBeLessThan(1e-5);
     }
+  });
+
+  it('should give the eager logits and tfjs autodiff gradients on 8 randomized configurations (≤ 2e-6 relative)', () => {
+    // Sizes, heads, layers, MLP ratio, tying, value head, batch and length drawn from a seeded generator.
+    // Measured: logits ≤ 9e-8, gradients ≤ 6.4e-7 relative (the issue asks for ≤ 1e-5; bounds are ~3× measured).
+    const rand = xorshift(18);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const worst = { logits: 0, grad: 0 };
+    for (let trial = 0; trial < 8; trial++) {
+      const nHeads = pick([1, 2, 4]);
+      const dModel = nHeads * pick([4, 8, 12]);
+      const over = {
+        vocabSize: 8 + Math.floor(rand() * 40),
+        contextLength: 8 + Math.floor(rand() * 17),
+        dModel,
+        nHeads,
+        nLayers: 1 + Math.floor(rand() * 3),
+        mlpRatio: pick([1, 2, 4]),
+        tiedEmbeddings: rand() < 0.5,
+        valueHead: rand() < 0.5,
+        seed: trial,
+      };
+      const m = make(over);
+      const rows = fixtureTokens(1 + Math.floor(rand() * 4), 2 + Math.floor(rand() * (over.contextLength - 1)), 30 + trial, 0, over.vocabSize);
+      const label = JSON.stringify({ ...over, batch: rows.length, length: rows[0]!.length });
+      const { eager, graph } = both(() =>
+        tf.tidy(() => {
+          const logits = Array.from(m.forward(rows).logits.dataSync());
+          const { grads } = tf.variableGrads(() => lossOf(m, rows), m.variables());
+          return { logits, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, Array.from(g.dataSync())])) };
+        }),
+      );
+      worst.logits = Math.max(worst.logits, maxAbsDiff(graph.logits, eager.logits));
+      expect(maxAbsDiff(graph.logits, eager.logits), label).toBeLessThan(3e-7);
+      expect(Object.keys(graph.grads).sort(), label).toEqual(Object.keys(eager.grads).sort());
+      for (const [name, ge] of Object.entries(eager.grads)) {
+        const rel = maxAbsDiff(graph.grads[name]!, ge) / Math.max(...ge.map(Math.abs), 1e-3);
+        worst.grad = Math.max(worst.grad, rel);
+        expect(rel, `${label} ${name}`).toBeLessThan(2e-6);
+      }
+      m.dispose();
+      models.splice(models.indexOf(m), 1);
+    }
+    console.log(`randomized parity: logits ≤ ${worst.logits.toExponential(2)}, gradients ≤ ${worst.grad.toExponential(2)} relative`);
   });
 
   it('should give the value head no gradient from a loss without values, as the eager path does', () => {
