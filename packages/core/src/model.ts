@@ -3,7 +3,8 @@ import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
 import { graphAvailable } from './graph.js';
-import { acquireModelGraphs, openKVSession, shapeKey, trunkParameters, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph.js';
+import { trunkParameters } from './model-graph.js';
+import { acquireModelGraphs, openKVSession, shapeKey, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph-pool.js';
 import { Rng } from './rng.js';
 
 /** A hook sees an activation (shape as in TransformerLens) and may return a replacement of the same shape. */
