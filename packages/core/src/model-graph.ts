@@ -1,5 +1,6 @@
 import type { ModelConfig } from './config.js';
 import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph, type GNode, type GraphProgram } from './graph.js';
+import { GELU_C1, GELU_C2, transformerTrunk, type ForwardOps } from './forward.js';
 import { parameterShapes } from './model.js';
 
 /*
@@ -27,8 +28,6 @@ import { parameterShapes } from './model.js';
 /** The entries of the KV program (`buildKV`). */
 export type KVEntry = 'init' | 'load' | 'decode' | 'read' | `step${number}`;
 
-const GELU_C1 = Math.sqrt(2 / Math.PI);
-const GELU_C2 = GELU_C1 * 0.044715;
 
 /** Names of the activations the train graph saves for the backward graph, in order. */
 function savedNames(c: ModelConfig): string[] {
@@ -197,71 +196,73 @@ function stepAttention(g: GraphBuilder, c: ModelConfig, qkv: GNode, [cacheK, cac
   return g.reshape(g.addN(parts), [-1, c.dModel]);
 }
 
+/** The transformer of forward.ts, written as graph ops for `kind` (see the kinds at the top of this file). */
 function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs): { out: GNode; outputs: GNode[]; saved: GNode[] } {
   const D = c.dModel;
-  const H = c.nHeads;
-  const dh = D / H;
   const { ids, mask, start, P } = io;
   const saved: GNode[] = [];
-
   const step = kind === 'step' ? stepViews(g, c, io) : undefined;
   // A step's output shapes are [-1, 1, ...]: no Shape op for the batch.
   const [B, T] = step ? [g.scalar(-1, 'int32'), g.scalar(1, 'int32')] : (g.dims(ids, 2) as [GNode, GNode]);
-  const embed = g.gather(P['embed.W_E']!, g.reshape(ids, [-1]));
-  // One position per row (`step`): [B, D] + [1, D] needs no reshapes.
-  let x = step
-    ? g.add(embed, g.gather(P['pos_embed.W_pos']!, step.at))
-    : g.reshape(g.add(g.reshape(embed, [B, T, D]), g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)))), [-1, D]);
+  const keep = (...xs: GNode[]): void => {
+    if (kind === 'train') saved.push(...xs);
+  };
   // BiasAdd fuses with MatMul in TensorFlow's optimizer, which pays on large inputs; for one token per row
   // (`step`) the fused oneDNN kernel is slower than MatMul + AddV2.
-  const linear = (h: GNode, w: string, b: string): GNode => (kind === 'step' ? g.add(g.matMul(h, P[w]!), P[b]!) : g.biasAdd(g.matMul(h, P[w]!), P[b]!));
-
-  // x + W_out·gelu(W_in·ln2(x) + b_in) + b_out; GELU in tanh form ("gelu_new"): u·½(1 + tanh(C₁u + C₂u³))
-  // (Tanh is twice as fast as Sigmoid here).
-  const mlpBlock = (x1: GNode, p: string): { x: GNode; saved: GNode[] } => {
-    const ln2 = layerNorm(g, x1, P[`${p}.ln2.w`]!, P[`${p}.ln2.b`]!, c.layerNormEps);
-    const u = linear(ln2.y, `${p}.mlp.W_in`, `${p}.mlp.b_in`);
-    // ½(1 + tanh z) = sigmoid(2z): two ops fewer where op count, not arithmetic, sets the time.
-    if (step) return { x: g.add(x1, linear(g.mul(u, g.sigmoid(g.mul(u, g.add(g.mul(g.square(u), 2 * GELU_C2), 2 * GELU_C1)))), `${p}.mlp.W_out`, `${p}.mlp.b_out`)), saved: [] };
-    const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
-    const half = g.add(g.mul(t, 0.5), 0.5);
-    const gl = g.mul(u, half);
-    return { x: g.add(x1, linear(gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`)), saved: [ln2.xhat, ln2.rstd, ln2.y, u, t, half, gl] };
-  };
-
-  for (let l = 0; l < c.nLayers; l++) {
-    const p = `blocks.${l}`;
-    const ln1 = layerNorm(g, x, P[`${p}.ln1.w`]!, P[`${p}.ln1.b`]!, c.layerNormEps);
-    const qkv = linear(ln1.y, `${p}.attn.W_QKV`, `${p}.attn.b_QKV`);
-    if (kind === 'step') {
-      x = mlpBlock(g.add(x, linear(stepAttention(g, c, qkv, io.cache![l]!, step!), `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
-      continue;
-    }
-    const [q0, k0, v0] = g.unpack(g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]), 3, 0) as [GNode, GNode, GNode];
-    // The 1/√d_head scale goes on q ([B, H, T, dh]) rather than on the scores ([B, H, T, S]).
-    const q = g.mul(q0, 1 / Math.sqrt(dh));
-    let k = k0;
-    let v = v0;
-    const S = g.add(start, T);
-    if (kind === 'decode') {
+  const linear = (h: GNode, w: string, b: string): GNode => (step ? g.add(g.matMul(h, P[w]!), P[b]!) : g.biasAdd(g.matMul(h, P[w]!), P[b]!));
+  const ops: ForwardOps<GNode, GNode> = {
+    B,
+    T,
+    embed() {
+      const embed = g.gather(P['embed.W_E']!, g.reshape(ids, [-1]));
+      // One position per row (`step`): [B, D] + [1, D] needs no reshapes.
+      if (step) return g.add(embed, g.gather(P['pos_embed.W_pos']!, step.at));
+      return g.reshape(g.add(g.reshape(embed, [B, T, D]), g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)))), [-1, D]);
+    },
+    layerNorm(x, prefix) {
+      const ln = layerNorm(g, x, P[`${prefix}.w`]!, P[`${prefix}.b`]!, c.layerNormEps);
+      keep(ln.xhat, ln.rstd);
+      return ln.y;
+    },
+    linear,
+    add: (a, b) => g.add(a, b),
+    mul: (a, b) => g.mul(a, b),
+    reshape: (x, shape) => g.reshape(x, shape),
+    transpose: (x, perm) => g.transpose(x, perm),
+    unstack3: (x) => g.unpack(x, 3, 0) as [GNode, GNode, GNode],
+    matMul: (a, b, ta = false, tb = false) => g.matMul(a, b, ta, tb, 4),
+    softmax: (x) => g.softmax(x),
+    attend(l, k, v) {
+      const S = g.add(start, T);
+      const mask2 = g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S]));
+      if (kind !== 'decode') return { k, v, mask: mask2 };
       // Write the T new rows of the time-major cache, then attend over its first S rows.
       const at = g.range(start, S);
       const [cacheK, cacheV] = io.cache![l]!;
       const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), firstRows(g, S)), [1, 2, 0, 3]);
-      k = cached(cacheK, k0);
-      v = cached(cacheV, v0);
-    }
-    const m = g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S]));
-    const scores = g.add(g.matMul(q, k, false, true, 4), m);
-    const pattern = g.softmax(scores);
-    const zt = g.reshape(g.transpose(g.matMul(pattern, v, false, false, 4), [0, 2, 1, 3]), [-1, D]);
-    const mlp = mlpBlock(g.add(x, linear(zt, `${p}.attn.W_O`, `${p}.attn.b_O`)), p);
-    x = mlp.x;
-    saved.push(ln1.xhat, ln1.rstd, ln1.y, q, k, v, pattern, zt, ...mlp.saved);
-  }
-  const lnf = layerNorm(g, x, P['ln_final.w']!, P['ln_final.b']!, c.layerNormEps);
-  const f = lnf.y;
-  saved.push(lnf.xhat, lnf.rstd, f);
+      return { k: cached(cacheK, k), v: cached(cacheV, v), mask: mask2 };
+    },
+    ...(step ? { attention: (l: number, qkv: GNode) => stepAttention(g, c, qkv, io.cache![l]!, step) } : {}),
+    square: (x) => g.square(x),
+    sigmoid: (x) => g.sigmoid(x),
+    // Full passes spell GELU with tanh, keeping t and ½(1 + t) for the backward pass (Tanh is twice as fast
+    // as Sigmoid here); the one-token step uses forward.ts's `gelu` (fewer ops: op count sets its time).
+    ...(!step
+      ? {
+          gelu: (u: GNode) => {
+            const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
+            const half = g.add(g.mul(t, 0.5), 0.5);
+            const gl = g.mul(u, half);
+            keep(u, t, half, gl);
+            return gl;
+          },
+        }
+      : {}),
+    tap: (_name, x) => x,
+    drop: (x) => x,
+    save: keep,
+  };
+  const f = transformerTrunk(ops, c);
   const logits = c.tiedEmbeddings ? g.add(g.matMul(f, P['embed.W_E']!, false, true), P['unembed.b_U']!) : linear(f, 'unembed.W_U', 'unembed.b_U');
   if (kind === 'train') {
     // The value head stays outside (model.ts applies it to these extra columns) so that a loss without

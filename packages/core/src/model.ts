@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
+import { transformerTrunk, type ForwardOps } from './forward.js';
 import { graphAvailable } from './graph.js';
 import { trunkParameters } from './model-graph.js';
 import { acquireModelGraphs, openKVSession, shapeKey, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph-pool.js';
@@ -263,13 +264,6 @@ export class Transformer {
     return (b ? tf.add(y, this.p(b)) : y) as tf.Tensor2D;
   }
 
-  private static gelu(x: tf.Tensor): tf.Tensor {
-    // GPT-2's tanh approximation (TransformerLens "gelu_new"), 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))),
-    // written with the identity 0.5·(1 + tanh(z)) = σ(2z) in 6 kernels instead of 10.
-    const inner = tf.mul(x, tf.add(1, tf.mul(tf.square(x), 0.044715)));
-    return tf.mul(x, tf.sigmoid(tf.mul(inner, 2 * Math.sqrt(2 / Math.PI))));
-  }
-
   /**
    * Full forward pass. Call inside `tf.tidy` (or dispose the result). Hooks and the cache see
    * activations shaped as TransformerLens shows them: [batch, pos, d_model] for the residual stream,
@@ -411,6 +405,7 @@ export class Transformer {
     }
   }
 
+  /** The transformer of forward.ts on eager tfjs ops, with hooks, an activation cache, dropout and (`incremental`) a KV cache. */
   private run(
     ids: tf.Tensor2D,
     B: number,
@@ -421,10 +416,9 @@ export class Transformer {
   ): ForwardResult {
     const c = this.config;
     const D = c.dModel;
-    const H = c.nHeads;
-    const dh = D / H;
     const N = B * T;
     const watch = o.hooks || o.cacheFilter ? (name: string) => Boolean(o.hooks?.[name] || o.cacheFilter?.(name)) : undefined;
+    const views = { resid: [B, T, D], mlp: [B, T, D * c.mlpRatio] };
 
     // Applies the hook and cache for `name` to x, viewed with `shape` (TransformerLens's layout).
     const tap = <X extends tf.Tensor>(name: string, x: X, view?: number[]): X => {
@@ -440,66 +434,44 @@ export class Transformer {
       if (o.cacheFilter?.(name) && o.cache) o.cache[name] = tf.keep(a);
       return (view ? tf.reshape(a, x.shape) : a) as X;
     };
-    const resid = [B, T, D];
-    const drop = (x: tf.Tensor2D, k: number): tf.Tensor2D =>
-      o.training && c.dropout > 0 ? (tf.dropout(x, c.dropout, undefined, (o.dropoutSeed ?? 0) * 1000 + k) as tf.Tensor2D) : x;
-
-    const flat = tf.reshape(ids, [N]);
-    const embed = tap('hook_embed', tf.gather(this.p('embed.W_E'), flat) as tf.Tensor2D, resid);
-    const posRows = tf.slice(this.p('pos_embed.W_pos'), [start, 0], [T, D]);
-    // Broadcast the [T, D] position rows over the batch (tf.tile's gradient costs 2 kernels per row).
-    let x: tf.Tensor2D;
-    if (watch?.('hook_pos_embed')) {
-      const pos = tap('hook_pos_embed', tf.reshape(tf.broadcastTo(posRows, [B, T, D]), [N, D]) as tf.Tensor2D, resid);
-      x = drop(tf.add(embed, pos), 0);
-    } else {
-      x = drop(tf.reshape(tf.add(tf.reshape(embed, [B, T, D]), posRows), [N, D]) as tf.Tensor2D, 0);
-    }
-    const mask = incremental ? undefined : tf.slice(this.mask, [0, 0], [T, T]);
-    const scale = 1 / Math.sqrt(dh);
-
-    for (let l = 0; l < c.nLayers; l++) {
-      const b = `blocks.${l}`;
-      x = tap(`${b}.hook_resid_pre`, x, resid);
-      const h1 = tap(`${b}.ln1.hook_normalized`, this.layerNorm(x, `${b}.ln1`), resid);
-      const qkv = this.linear(h1, `${b}.attn.W_QKV`, `${b}.attn.b_QKV`);
-      // [N, 3D] -> [3, B, H, T, dh]
-      const split = tf.transpose(tf.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]);
-      const [q0, k0, v0] = tf.unstack(split) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-      const headView = (name: string, t: tf.Tensor4D): tf.Tensor4D =>
-        watch?.(name) ? (tf.transpose(tap(name, tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D), [0, 2, 1, 3]) as tf.Tensor4D) : t;
-      const q = headView(`${b}.attn.hook_q`, q0);
-      let k = headView(`${b}.attn.hook_k`, k0);
-      let v = headView(`${b}.attn.hook_v`, v0);
-      if (incremental) {
+    const ops: ForwardOps<tf.Tensor> = {
+      B,
+      T,
+      embed: () => {
+        const embed = tap('hook_embed', tf.gather(this.p('embed.W_E'), tf.reshape(ids, [N])), views.resid);
+        const posRows = tf.slice(this.p('pos_embed.W_pos'), [start, 0], [T, D]);
+        // Broadcast the [T, D] position rows over the batch (tf.tile's gradient costs 2 kernels per row).
+        if (!watch?.('hook_pos_embed')) return tf.reshape(tf.add(tf.reshape(embed, [B, T, D]), posRows), [N, D]);
+        return tf.add(embed, tap('hook_pos_embed', tf.reshape(tf.broadcastTo(posRows, [B, T, D]), [N, D]), views.resid));
+      },
+      layerNorm: (x, prefix) => this.layerNorm(x as tf.Tensor2D, prefix),
+      linear: (x, w, b) => this.linear(x as tf.Tensor2D, w, b),
+      add: (a, b) => tf.add(a, b),
+      mul: (a, b) => tf.mul(a, b),
+      reshape: (x, shape) => tf.reshape(x, shape as number[]),
+      transpose: (x, perm) => tf.transpose(x, perm as number[]),
+      unstack3: (x) => tf.unstack(x) as [tf.Tensor, tf.Tensor, tf.Tensor],
+      matMul: (a, b, ta, tb) => tf.matMul(a, b, ta, tb),
+      softmax: (x) => tf.softmax(x),
+      attend: (l, k, v) => {
+        if (!incremental) return { k, v, mask: tf.slice(this.mask, [0, 0], [T, T]) };
         const { kv, next } = incremental;
-        if (kv.length > 0) {
-          k = tf.concat([kv.keys[l]!, k], 2);
-          v = tf.concat([kv.values[l]!, v], 2);
-        }
-        next.keys.push(k);
-        next.values.push(v);
-      }
-      let scores = tf.mul(tf.matMul(q, k, false, true), scale) as tf.Tensor4D;
-      if (mask) scores = tf.add(scores, mask);
-      else if (T > 1) {
-        // Several new tokens at once: each may see the cache and the new tokens up to itself.
-        const Tk = k.shape[2];
-        const m = tf.slice(this.mask, [Tk - T, 0], [T, Tk]);
-        scores = tf.add(scores, m);
-      }
-      scores = tap(`${b}.attn.hook_attn_scores`, scores);
-      const pattern = tap(`${b}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
-      const z0 = tf.matMul(pattern, v) as tf.Tensor4D; // [B, H, T, dh]
-      const zt = tap(`${b}.attn.hook_z`, tf.transpose(z0, [0, 2, 1, 3]) as tf.Tensor4D);
-      const attnOut = tap(`${b}.hook_attn_out`, drop(this.linear(tf.reshape(zt, [N, D]), `${b}.attn.W_O`, `${b}.attn.b_O`), 2 * l + 1), resid);
-      x = tap(`${b}.hook_resid_mid`, tf.add(x, attnOut), resid);
-      const h2 = tap(`${b}.ln2.hook_normalized`, this.layerNorm(x, `${b}.ln2`), resid);
-      const post = tap(`${b}.mlp.hook_post`, Transformer.gelu(this.linear(h2, `${b}.mlp.W_in`, `${b}.mlp.b_in`)) as tf.Tensor2D, [B, T, D * c.mlpRatio]);
-      const mlpOut = tap(`${b}.hook_mlp_out`, drop(this.linear(post, `${b}.mlp.W_out`, `${b}.mlp.b_out`), 2 * l + 2), resid);
-      x = tap(`${b}.hook_resid_post`, tf.add(x, mlpOut), resid);
-    }
-    const final = tap('ln_final.hook_normalized', this.layerNorm(x, 'ln_final'), resid);
+        const [kAll, vAll] = kv.length > 0 ? [tf.concat([kv.keys[l]!, k], 2), tf.concat([kv.values[l]!, v], 2)] : [k, v];
+        next.keys.push(kAll as tf.Tensor4D);
+        next.values.push(vAll as tf.Tensor4D);
+        // Several new tokens at once: each may see the cache and the new tokens up to itself (one token sees all).
+        const S = kAll.shape[2]!;
+        return T > 1 ? { k: kAll, v: vAll, mask: tf.slice(this.mask, [S - T, 0], [T, S]) } : { k: kAll, v: vAll };
+      },
+      square: (x) => tf.square(x),
+      sigmoid: (x) => tf.sigmoid(x),
+      // Heads are [B, H, pos, d_head] in the computation and [B, pos, H, d_head] to hooks (TransformerLens).
+      tap: (name, x, view) =>
+        view === 'heads' ? (watch?.(name) ? tf.transpose(tap(name, tf.transpose(x, [0, 2, 1, 3])), [0, 2, 1, 3]) : x) : tap(name, x, view ? views[view] : undefined),
+      drop: (x, k) => (o.training && c.dropout > 0 ? tf.dropout(x, c.dropout, undefined, (o.dropoutSeed ?? 0) * 1000 + k) : x),
+      save: () => {},
+    };
+    const final = transformerTrunk(ops, c) as tf.Tensor2D;
     const logits2d = c.tiedEmbeddings
       ? (tf.add(tf.matMul(final, this.p('embed.W_E'), false, true), this.p('unembed.b_U')) as tf.Tensor2D)
       : this.linear(final, 'unembed.W_U', 'unembed.b_U');
