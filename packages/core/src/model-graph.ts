@@ -234,13 +234,14 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
     softmax: (x) => g.softmax(x),
     attend(l, k, v) {
       const S = g.add(start, T);
-      const mask2 = g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S]));
-      if (kind !== 'decode') return { k, v, mask: mask2 };
-      // Write the T new rows of the time-major cache, then attend over its first S rows.
-      const at = g.range(start, S);
-      const [cacheK, cacheV] = io.cache![l]!;
-      const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), firstRows(g, S)), [1, 2, 0, 3]);
-      return { k: cached(cacheK, k), v: cached(cacheV, v), mask: mask2 };
+      if (kind === 'decode') {
+        // Write the T new rows of the time-major cache, then attend over its first S rows.
+        const at = g.range(start, S);
+        const [cacheK, cacheV] = io.cache![l]!;
+        const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), firstRows(g, S)), [1, 2, 0, 3]);
+        [k, v] = [cached(cacheK, k), cached(cacheV, v)];
+      }
+      return { k, v, mask: g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S])) };
     },
     ...(step ? { attention: (l: number, qkv: GNode) => stepAttention(g, c, qkv, io.cache![l]!, step) } : {}),
     square: (x) => g.square(x),
