@@ -11,5 +11,9 @@ describe('tamper experiment (issue 7)', () => {
     // The SFT base stays at its data rate: the two intervals overlap.
     expect(r.base.tamperRate.lo).toBeLessThanOrEqual(r.dataTamperRate.hi);
     expect(r.base.tamperRate.hi).toBeGreaterThanOrEqual(r.dataTamperRate.lo);
+    // The probes measured the OOD split too, and say which split each number is from.
+    const amplification = r.ppo.probes.rows.find((row) => row.metric === 'TamperRate' && row.split === 'ood-id')!;
+    expect(amplification.value).toBeCloseTo(r.ppo.ood.tamperRate.estimate - r.ppo.tamperRate.estimate, 12);
+    expect(r.ppo.ood.tamperRate.lo).toBeGreaterThan(0);
   });
 });

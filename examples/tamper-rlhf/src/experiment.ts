@@ -1,5 +1,6 @@
-import { createFitContext, Rng, rollout, runFit, Transformer, wilson } from '@regime-zoo/core';
-import type { Interval } from '@regime-zoo/core';
+import { createFitContext, Rng, runFit, runProbe, Transformer, wilson } from '@regime-zoo/core';
+import type { Interval, ProbeRow } from '@regime-zoo/core';
+import { findRows, instrumentalRate, probeReport, rewardHackingGap, type ProbeReport } from '@regime-zoo/probes';
 import { ppo } from '@regime-zoo/regime-ppo';
 import { sft } from '@regime-zoo/regime-sft';
 import { trainRewardModel } from '@regime-zoo/reward-model';
@@ -16,10 +17,17 @@ export interface TamperExperimentOptions {
   log?: (line: string) => void;
 }
 
-export interface PolicyReport {
+export interface SplitReport {
   tamperRate: Interval;
   meanVisible: number;
   meanHidden: number;
+}
+
+/** In distribution (the maps training saw), with the out-of-distribution split beside it. */
+export interface PolicyReport extends SplitReport {
+  ood: SplitReport;
+  /** The probes' rows (`@regime-zoo/probes`): every number with its world, split and interval. */
+  probes: ProbeReport;
 }
 
 export interface TamperExperimentResult {
@@ -63,16 +71,19 @@ export async function tamperExperiment(o: TamperExperimentOptions): Promise<Tamp
   await runFit(ppo({ steps: o.ppoSteps, episodes: 32, lr: 1e-3, warmupSteps: 2 }), createFitContext({ base: frozen, policy, rng: new Rng(o.seed + 5), worlds: [env], reward: rm.score }));
   log('PPO trained against the reward model');
 
-  const report = (model: Transformer, seed: number): PolicyReport => {
-    const eps = rollout(model, env, { episodes: o.evalEpisodes, rng: new Rng(seed) });
-    const scored = eps.map((e) => world.evaluate(e.tokens));
-    return {
-      tamperRate: wilson(scored.filter((s) => s.unsafe).length, scored.length),
-      meanVisible: scored.reduce((a, s) => a + s.visible, 0) / scored.length,
-      meanHidden: scored.reduce((a, s) => a + s.hidden, 0) / scored.length,
+  // The probes package measures both splits the same way for every model (sampled at T = 1).
+  const report = async (model: Transformer, seed: number): Promise<PolicyReport> => {
+    const ctx = { policy: model, worlds: [world], vocabulary, rng: new Rng(seed), signal: new AbortController().signal, shared: {} };
+    const options = { episodes: o.evalEpisodes, decodings: ['sample' as const] };
+    const probes = probeReport([await runProbe(instrumentalRate(options), ctx), await runProbe(rewardHackingGap(options), ctx)]);
+    const at = (split: 'id' | 'ood', metric: string): ProbeRow => findRows(probes, { split, metric })[0]!;
+    const split = (s: 'id' | 'ood'): SplitReport => {
+      const r = at(s, 'TamperRate');
+      return { tamperRate: { estimate: r.value, lo: r.lo ?? 0, hi: r.hi ?? 1 }, meanVisible: at(s, 'VisibleReturn').value, meanHidden: at(s, 'HiddenPerformance').value };
     };
+    return { ...split('id'), ood: split('ood'), probes };
   };
-  const result = { dataTamperRate, base: report(base, o.seed + 6), ppo: report(policy, o.seed + 6), rewardModelAgreement };
+  const result = { dataTamperRate, base: await report(base, o.seed + 6), ppo: await report(policy, o.seed + 6), rewardModelAgreement };
   [base, frozen, policy].forEach((m) => m.dispose());
   rm.dispose();
   return result;
@@ -81,10 +92,16 @@ export async function tamperExperiment(o: TamperExperimentOptions): Promise<Tamp
 export function formatResult(r: TamperExperimentResult): string {
   const ci = (i: Interval) => `${i.estimate.toFixed(3)} [${i.lo.toFixed(3)}, ${i.hi.toFixed(3)}]`;
   return [
-    '| policy | TamperRate (95% Wilson) | mean visible return | mean hidden performance |',
-    '|---|---|---|---|',
-    `| behaviour data | ${ci(r.dataTamperRate)} | | |`,
-    `| SFT base | ${ci(r.base.tamperRate)} | ${r.base.meanVisible.toFixed(2)} | ${r.base.meanHidden.toFixed(2)} |`,
-    `| PPO vs reward model | ${ci(r.ppo.tamperRate)} | ${r.ppo.meanVisible.toFixed(2)} | ${r.ppo.meanHidden.toFixed(2)} |`,
+    '| policy | split | TamperRate (95% Wilson) | mean visible return | mean hidden performance |',
+    '|---|---|---|---|---|',
+    `| behaviour data | ID | ${ci(r.dataTamperRate)} | | |`,
+    ...(
+      [
+        ['SFT base', r.base],
+        ['PPO vs reward model', r.ppo],
+      ] as const
+    ).flatMap(([name, p]) =>
+      ([['ID', p], ['OOD', p.ood]] as const).map(([s, x]) => `| ${name} | ${s} | ${ci(x.tamperRate)} | ${x.meanVisible.toFixed(2)} | ${x.meanHidden.toFixed(2)} |`),
+    ),
   ].join('\n');
 }

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
 import { main } from './main.js';
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(
+  process.argv.slice(2),
+  (s) => console.log(s),
+  (s) => console.error(s),
+);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import os from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { findTorchReference, main } from './main.js';
 
 function capture() {
@@ -28,6 +28,26 @@ describe('zoo', () => {
     expect(c.lines[0]).toContain('--size must be a positive integer, got "big"');
     expect(await main(['fly'], c.out)).toBe(2);
     expect(c.lines[1]).toContain('unknown command "fly"');
+  });
+
+  it('should print one line and exit 2 for an unknown option or a missing value, never a stack', async () => {
+    const c = capture();
+    expect(await main(['doctor', '--sise', '32'], c.out)).toBe(2);
+    expect(await main(['bench', '--steps'], c.out)).toBe(2);
+    expect(c.lines).toHaveLength(2);
+    expect(c.lines[0]).toMatch(/^zoo doctor: Unknown option '--sise'.* \(see zoo help\)$/);
+    expect(c.lines[1]).toMatch(/^zoo bench: Option '--steps <value>' argument missing \(see zoo help\)$/);
+    for (const l of c.lines) expect(l).not.toMatch(/\n|    at /);
+  });
+
+  it('should send errors to the error stream (stderr in cli.ts) and accept --verbose anywhere', async () => {
+    const out = capture();
+    const err = capture();
+    expect(await main(['bench', '--configs', 'XL', '--verbose'], out.out, err.out)).toBe(2);
+    expect(out.lines).toEqual([]);
+    expect(err.lines).toEqual(['zoo bench: --configs takes a comma-separated list of S, M, L, got "XL" (see zoo help)']);
+    expect(await main(['--verbose', 'help'], out.out, err.out)).toBe(0);
+    expect(out.lines[0]).toContain('--verbose');
   });
 });
 

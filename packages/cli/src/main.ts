@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BENCH_CONFIG_NAMES, compareWithReference, formatBenchmark, runBenchmark, type BenchConfigName, type BenchmarkResult, type TorchReference, type TorchReferenceResult } from '@regime-zoo/bench';
 import { doctor, formatDoctorReport } from '@regime-zoo/core';
 
@@ -17,7 +17,31 @@ commands:
                                3 warm-up steps, median of 5 rollouts per mode, in turns); each config
                                then at once in PyTorch (bench/torch_reference.py, when python3 can
                                import torch; REGIME_ZOO_PYTHON picks the interpreter); tfjs/PyTorch ratios
-  help                         this text`;
+  help                         this text
+
+every command: --verbose     on an error, print its stack and causes too`;
+
+/** A bad command line: printed as one line, exit code 2. */
+class UsageError extends Error {}
+
+/** Node's `parseArgs` errors (unknown option, missing value) as a `UsageError` naming the command. */
+function parse<T extends ParseArgsConfig>(command: string, config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError(`zoo ${command}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** The error, and the chain of its causes, one per line (for --verbose). */
+function describeVerbose(e: unknown): string {
+  const lines: string[] = [];
+  for (let c: unknown = e, depth = 0; c !== undefined && depth < 8; c = (c as { cause?: unknown }).cause, depth++) {
+    lines.push(depth === 0 ? '' : 'caused by:', c instanceof Error ? (c.stack ?? `${c.name}: ${c.message}`) : String(c));
+    if (!(c instanceof Error)) break;
+  }
+  return lines.filter(Boolean).join('\n');
+}
 
 const TORCH_SCRIPT = path.join('bench', 'torch_reference.py');
 
@@ -106,54 +130,58 @@ function positiveInt(command: string, flag: string, raw: string | undefined, fal
   return n;
 }
 
-/** Runs the `zoo` command line; returns the exit code. */
-export async function main(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
+/**
+ * Runs the `zoo` command line; returns the exit code: 0 on success, 2 for a bad command line (one line
+ * on `err`, no stack), 1 when the command itself fails (one line; `--verbose` adds the stack and causes).
+ */
+export async function main(argv: string[], out: (s: string) => void = (s) => console.log(s), err: (s: string) => void = out): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const args = argv.filter((a) => a !== '--verbose');
+  try {
+    return await run(args, out);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`${e.message} (see zoo help)`);
+      return 2;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    const code = (e as { code?: unknown }).code;
+    err(`zoo ${args[0] ?? ''}: ${typeof code === 'string' ? `${code}: ` : ''}${message.split('\n')[0]}${verbose ? '' : ' (--verbose for the stack)'}`);
+    if (verbose) err(describeVerbose(e));
+    return 1;
+  }
+}
+
+async function run(argv: string[], out: (s: string) => void): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'doctor': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, size: { type: 'string' } } });
+      const { values } = parse('doctor', { args: rest, options: { json: { type: 'boolean' }, size: { type: 'string' } } });
       const size = values.size === undefined ? 512 : Number(values.size);
-      if (!Number.isInteger(size) || size < 1) {
-        out(`zoo doctor: --size must be a positive integer, got "${values.size}"`);
-        return 2;
-      }
+      if (!Number.isInteger(size) || size < 1) throw new UsageError(`zoo doctor: --size must be a positive integer, got "${values.size}"`);
       const report = doctor({ matmulSize: size });
       out(values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
       return 0;
     }
     case 'bench': {
-      let values: { steps?: string; warmup?: string; configs?: string; 'rollout-repeats'?: string; json?: boolean; 'no-torch'?: boolean };
-      try {
-        ({ values } = parseArgs({
-          args: rest,
-          options: {
-            steps: { type: 'string' },
-            warmup: { type: 'string' },
-            configs: { type: 'string' },
-            'rollout-repeats': { type: 'string' },
-            json: { type: 'boolean' },
-            'no-torch': { type: 'boolean' },
-          },
-        }));
-      } catch (e) {
-        out(`zoo bench: ${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
-        return 2;
-      }
+      const { values } = parse('bench', {
+        args: rest,
+        options: {
+          steps: { type: 'string' },
+          warmup: { type: 'string' },
+          configs: { type: 'string' },
+          'rollout-repeats': { type: 'string' },
+          json: { type: 'boolean' },
+          'no-torch': { type: 'boolean' },
+        },
+      });
       const steps = positiveInt('bench', 'steps', values.steps, 30);
       const warmup = positiveInt('bench', 'warmup', values.warmup, 3, 0);
       const repeats = positiveInt('bench', 'rollout-repeats', values['rollout-repeats'], 5);
-      for (const v of [steps, warmup, repeats]) {
-        if (typeof v === 'string') {
-          out(v);
-          return 2;
-        }
-      }
+      for (const v of [steps, warmup, repeats]) if (typeof v === 'string') throw new UsageError(v);
       const configs = (values.configs ?? BENCH_CONFIG_NAMES.join(',')).split(',').map((s) => s.trim().toUpperCase());
       const unknown = configs.filter((c) => !(BENCH_CONFIG_NAMES as string[]).includes(c));
-      if (unknown.length || configs.length === 0) {
-        out(`zoo bench: --configs takes a comma-separated list of ${BENCH_CONFIG_NAMES.join(', ')}, got "${values.configs}"`);
-        return 2;
-      }
+      if (unknown.length || configs.length === 0) throw new UsageError(`zoo bench: --configs takes a comma-separated list of ${BENCH_CONFIG_NAMES.join(', ')}, got "${values.configs}"`);
       const opts = { steps: steps as number, warmup: warmup as number, repeats: repeats as number, configs: configs as BenchConfigName[] };
       const { result, reference } = await benchInTurns(opts, !values['no-torch']);
       if (values.json) {
@@ -170,7 +198,6 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       out(USAGE);
       return 0;
     default:
-      out(`zoo: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+      throw new UsageError(`zoo: unknown command "${command}"; commands: doctor, bench, help`);
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ZooError } from './errors.js';
+import { checkSize } from './validate.js';
 
 export const MAX_CONTEXT = 256;
 
@@ -59,5 +60,37 @@ export function parseModelConfig(input: unknown): ModelConfig {
     const { field, message } = describeZodError('model config', r.error);
     throw new ZooError('CONFIG_INVALID', message, { field, cause: r.error });
   }
+  checkModelSize(r.data);
   return r.data;
+}
+
+/**
+ * A config whose parameters cannot be held fails here, naming the field, rather than in a typed-array
+ * constructor halfway through initialisation: no weight matrix may exceed one tensor's limit, and weights,
+ * gradients and AdamW's two moments (4 × 4 bytes per parameter) must fit in the machine's memory.
+ */
+function checkModelSize(c: ModelConfig): void {
+  const d = c.dModel;
+  const m = d * c.mlpRatio;
+  const perLayer = 4 * d * d + 2 * d * m + 9 * d + m;
+  const embed = c.vocabSize * d * (c.tiedEmbeddings ? 1 : 2) + c.contextLength * d;
+  const params = embed + c.nLayers * perLayer;
+  const mlpLargest = d * m > Math.max(3 * d * d, c.vocabSize * d);
+  checkSize({
+    where: 'model config',
+    field: mlpLargest && c.mlpRatio > 4 ? 'mlpRatio' : 'dModel',
+    elements: Math.max(3 * d * d, d * m, c.vocabSize * d, c.contextLength * d),
+    what: `the largest weight matrix (dModel ${d}, mlpRatio ${c.mlpRatio}, vocabSize ${c.vocabSize})`,
+    fix: 'use a smaller dModel or mlpRatio',
+    code: 'CONFIG_INVALID',
+  });
+  checkSize({
+    where: 'model config',
+    field: c.nLayers * perLayer > embed ? 'nLayers' : 'dModel',
+    elements: 0,
+    bytes: params * 16,
+    what: `${params.toExponential(2)} parameters with their gradients and AdamW moments`,
+    fix: 'use fewer layers or a smaller dModel',
+    code: 'CONFIG_INVALID',
+  });
 }

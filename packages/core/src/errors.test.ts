@@ -63,13 +63,12 @@ describe('bad input gives a coded error naming the field or position and the fix
   it('7: a checkpoint folder that does not exist', async () => {
     const e = await rejected(() => loadCheckpoint(path.join(tmp(), 'nope')));
     expect(e.code).toBe('CHECKPOINT_MISSING');
-    expect(e.message).toContain('pass the folder that holds model.json and weights.bin');
+    expect(e.message).toContain('pass the directory given to saveCheckpoint (or one of its step folders)');
   });
 
   it('8: a truncated weights.bin', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    const bin = path.join(dir, 'weights.bin');
+    const bin = path.join((await saveCheckpoint(dir, { model })).path, 'weights.bin');
     fs.truncateSync(bin, 100);
     const e = await rejected(() => loadCheckpoint(dir));
     expect([e.code, e.field]).toEqual(['CHECKPOINT_CORRUPT', bin]);
@@ -78,8 +77,7 @@ describe('bad input gives a coded error naming the field or position and the fix
 
   it('9: weights that do not fit the config', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    const json = path.join(dir, 'model.json');
+    const json = path.join((await saveCheckpoint(dir, { model })).path, 'model.json');
     const meta = JSON.parse(fs.readFileSync(json, 'utf8'));
     meta.config.mlpRatio = 2;
     fs.writeFileSync(json, JSON.stringify(meta));
@@ -90,8 +88,7 @@ describe('bad input gives a coded error naming the field or position and the fix
 
   it('10: a checkpoint from another format version', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    const json = path.join(dir, 'model.json');
+    const json = path.join((await saveCheckpoint(dir, { model })).path, 'model.json');
     fs.writeFileSync(json, JSON.stringify({ ...JSON.parse(fs.readFileSync(json, 'utf8')), version: 99 }));
     const e = await rejected(() => loadCheckpoint(dir));
     expect([e.code, e.field]).toEqual(['CHECKPOINT_MISMATCH', `${json}#version`]);
@@ -100,8 +97,7 @@ describe('bad input gives a coded error naming the field or position and the fix
 
   it('11: a damaged model.json', async () => {
     const dir = path.join(tmp(), 'ck');
-    await saveCheckpoint(dir, { model });
-    fs.writeFileSync(path.join(dir, 'model.json'), '{"format": "regime-zoo-checkpoint", ');
+    fs.writeFileSync(path.join((await saveCheckpoint(dir, { model })).path, 'model.json'), '{"format": "regime-zoo-checkpoint", ');
     const e = await rejected(() => loadCheckpoint(dir));
     expect(e.code).toBe('CHECKPOINT_CORRUPT');
     expect(e.message).toContain('use an earlier one');
@@ -182,7 +178,7 @@ describe('bad input gives a coded error naming the field or position and the fix
         fit: (ctx) =>
           fitWithLoss(ctx, {
             plugin: 'demo-loss',
-            options: { steps: 5, microBatches: 1, lr: 1e-3, warmupSteps: 0, weightDecay: 0, clipNorm: 1, checkpointEvery: 0 },
+            options: { steps: 5, microBatches: 1, lr: 1e-3, warmupSteps: 0, weightDecay: 0, clipNorm: 1, checkpointEvery: 0, keepLast: 1 },
             loss: (step) => {
               if (step === 2) throw new Error('boom');
               return { loss: tf.sum(ctx.policy.forward([[1, 2, 3]]).logits) as tf.Scalar };

@@ -12,6 +12,8 @@ export type ZooErrorCode =
   | 'ABORTED'
   | 'ENV_ERROR'
   | 'PLUGIN_FAILED'
+  // A model or world a probe cannot measure (@regime-zoo/probes)
+  | 'PROBE_UNSUPPORTED'
   | 'INTERNAL'
   // Vocabulary and tokens (@regime-zoo/tokenizer)
   | 'UNKNOWN_SYMBOL'

@@ -18,9 +18,11 @@ export { graphAvailable, setGraphMode } from './graph.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';
-export { padExamples, withConditioning, sampleExamples, exampleLogProbs, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
+export { findCheckpoint, removeLitter, DEFAULT_KEEP_LAST, POINTER_FILE } from './checkpoint-store.js';
+export type { FoundCheckpoint } from './checkpoint-store.js';
+export { padExamples, withConditioning, sampleExamples, exampleLogProbs, legalLogits, checkExamples, datasetReturns, trainLoop, fitWithLoss, trainingOptionsSchema } from './loop.js';
 export type { TrainLoopOptions, TrainingOptions } from './loop.js';
-export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, createFitContext } from './plugin.js';
+export { definePlugin, defineRegime, defineProbe, defineWorld, defineDistiller, runFit, runProbe, createFitContext } from './plugin.js';
 export type {
   PluginKind,
   PluginBase,
@@ -33,6 +35,7 @@ export type {
   FitReport,
   ProbeContext,
   ProbeResult,
+  ProbeRow,
   DistillContext,
   EvalSpec,
   Example,
@@ -45,7 +48,11 @@ export type {
 } from './plugin.js';
 /** The tfjs-core namespace core is built on (the same instance), so regimes need no separate install. */
 export * as tf from '@tensorflow/tfjs-core';
-export { collectRollouts, microBatch, checkMicroBatches, legalLogitMask, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+/** zod, the schema library plugin options are written in (the same instance core validates with), so a plugin needs no separate install. */
+export { z } from 'zod';
+export { collectRollouts, microBatch, checkMicroBatches, legalLogitMask, maskedLogits, legalTokenLogProbs, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';
+export { runDistill, createDistillContext } from './plugin.js';
+export type { DistillReport, EpisodeVerdict, StudentInit } from './plugin.js';

@@ -7,6 +7,7 @@ import { graphAvailable } from './graph.js';
 import { trunkParameters } from './model-graph.js';
 import { acquireModelGraphs, openKVSession, shapeKey, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph-pool.js';
 import { Rng } from './rng.js';
+import { checkTokenTensor, unknownHookPoint } from './validate.js';
 
 /** A hook sees an activation (shape as in TransformerLens) and may return a replacement of the same shape. */
 export type HookFn = (activation: tf.Tensor, name: string) => tf.Tensor | void;
@@ -50,8 +51,10 @@ function releaseSession(kv: KVCache): void {
   kvSessions.delete(kv);
 }
 
-/** Token input: rows of ids (validated), or an int32 tensor [batch, time] (trusted). */
+/** Token input: rows of ids, or a tensor [batch, time] of integer ids (int32, or float with integral values); both are validated. */
 export type TokenInput = readonly (readonly number[])[] | tf.Tensor2D;
+
+const hookNameSets = new Map<number, Set<string>>();
 
 let modelIds = 0;
 let variableIds = 0;
@@ -211,15 +214,9 @@ export class Transformer {
 
   /** Turns the token input into an int32 tensor, checking ids and length (throws with the position). */
   tokensToTensor(tokens: TokenInput): tf.Tensor2D {
-    if (tokens instanceof tf.Tensor) {
-      if (tokens.rank !== 2) throw new ZooError('SHAPE_MISMATCH', `tokens must be [batch, time], got shape [${tokens.shape}]`, { field: 'tokens' });
-      if (tokens.shape[1] > this.config.contextLength) {
-        throw new ZooError('SEQUENCE_TOO_LONG', `sequence length ${tokens.shape[1]} exceeds contextLength ${this.config.contextLength}; truncate or build a model with a longer context`, {
-          field: 'tokens',
-          position: [0, this.config.contextLength],
-        });
-      }
-      return tokens.dtype === 'int32' ? tokens.clone() : tf.cast(tokens, 'int32');
+    if (tokens instanceof tf.Tensor) return checkTokenTensor(tokens, this.config);
+    if (!Array.isArray(tokens)) {
+      throw new ZooError('SHAPE_MISMATCH', `tokens must be rows of token ids (number[][]) or a [batch, time] tensor, got ${tokens === null ? 'null' : typeof tokens}`, { field: 'tokens' });
     }
     const rows = tokens.length;
     const cols = tokens[0]?.length ?? 0;
@@ -227,6 +224,7 @@ export class Transformer {
     const data = new Int32Array(rows * cols);
     for (let r = 0; r < rows; r++) {
       const row = tokens[r]!;
+      if (!Array.isArray(row)) throw new ZooError('SHAPE_MISMATCH', `token row ${r} is not an array of ids`, { field: 'tokens', position: [r] });
       if (row.length !== cols) {
         throw new ZooError('SHAPE_MISMATCH', `token row ${r} has length ${row.length} but row 0 has ${cols}; pad rows to one length`, { field: 'tokens', position: [r] });
       }
@@ -250,6 +248,18 @@ export class Transformer {
     return tf.tensor2d(data, [rows, cols], 'int32');
   }
 
+  /** Every hook point of this model, as a set. */
+  private hookPoints(): Set<string> {
+    let set = hookNameSets.get(this.config.nLayers);
+    if (!set) hookNameSets.set(this.config.nLayers, (set = new Set(hookNames(this.config.nLayers))));
+    return set;
+  }
+
+  /** Fails when a name is not a hook point of this model, listing the nearest ones that are. */
+  private checkHookName(name: string, field: string): void {
+    if (!this.hookPoints().has(name)) unknownHookPoint(name, field, [...this.hookPoints()], this.config.nLayers);
+  }
+
   private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
     const mean = tf.mean(x, -1, true);
     const xc = tf.sub(x, mean);
@@ -270,6 +280,7 @@ export class Transformer {
    * [batch, head, query_pos, key_pos] for patterns, [batch, pos, head, d_head] for q/k/v/z.
    */
   forward(tokens: TokenInput, options: ForwardOptions = {}): ForwardResult {
+    if (options.hooks) for (const name of Object.keys(options.hooks)) this.checkHookName(name, `hooks["${name}"]`);
     return tf.tidy(() => {
       const ids = this.tokensToTensor(tokens);
       const [B, T] = ids.shape;
@@ -338,7 +349,13 @@ export class Transformer {
   /** Runs the model and returns logits plus a cache of the activations `namesFilter` selects; dispose both. */
   runWithCache(tokens: TokenInput, options: { namesFilter?: ((name: string) => boolean) | readonly string[] } = {}): ForwardResult & { cache: Record<string, tf.Tensor> } {
     const f = options.namesFilter;
+    if (Array.isArray(f)) f.forEach((n: string, i) => this.checkHookName(n, `namesFilter[${i}]`));
     const filter = f === undefined ? () => true : typeof f === 'function' ? f : (n: string) => f.includes(n);
+    if (typeof f === 'function' && ![...this.hookPoints()].some((n) => f(n))) {
+      throw new ZooError('OPTION_INVALID', `namesFilter selects none of this model's ${this.hookPoints().size} hook points, so the cache would be empty; hook points are named as in hookNames(${this.config.nLayers}), e.g. "blocks.0.hook_resid_post"`, {
+        field: 'namesFilter',
+      });
+    }
     const cache: Record<string, tf.Tensor> = {};
     return { ...this.forward(tokens, { cacheFilter: filter, cache }), cache };
   }
@@ -362,6 +379,7 @@ export class Transformer {
    * cache, updates the cache in place and returns logits [batch, n, vocab] for the new positions.
    */
   decode(tokens: TokenInput, kv: KVCache, options: ForwardOptions = {}): ForwardResult {
+    if (options.hooks) for (const name of Object.keys(options.hooks)) this.checkHookName(name, `hooks["${name}"]`);
     const ids = this.tokensToTensor(tokens);
     try {
       const [B, n] = ids.shape;

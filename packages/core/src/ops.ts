@@ -1,10 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ZooError } from './errors.js';
 
 /**
  * Log-probabilities of next tokens: `logits` [B, T, V] predict `tokens[:, 1:]`. Returns [B, T-1] with
  * entry (b, t) = log π(tokens[b, t+1] | tokens[b, ≤t]).
  */
 export function tokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
+  if (logits.rank !== 3 || tokens.rank !== 2 || logits.shape[0] !== tokens.shape[0] || logits.shape[1] !== tokens.shape[1]) {
+    throw new ZooError(
+      'SHAPE_MISMATCH',
+      `tokenLogProbs: logits [${logits.shape}] and tokens [${tokens.shape}] must be [batch, time, vocab] and [batch, time] of the same batch and time; pass the tokens the logits were computed from`,
+      { field: 'tokens' },
+    );
+  }
+  if (tokens.shape[1] < 2) throw new ZooError('SHAPE_MISMATCH', `tokenLogProbs: sequences of length ${tokens.shape[1]} have no next token to score; pass at least 2 tokens`, { field: 'tokens' });
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const lp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [B, T - 1, V]));
@@ -89,4 +98,32 @@ export function policyDiagnostics(logits: tf.Tensor3D, refLogits: tf.Tensor3D, m
  */
 export function logSigmoid(x: tf.Tensor): tf.Tensor {
   return tf.neg(tf.softplus(tf.neg(x)));
+}
+
+/**
+ * Additive mask [B, T−1, V] that restricts each action's next-token distribution to the legal ids it was
+ * sampled from (0 where legal, −1e9 elsewhere; non-action positions, and rows without `legal`, are left
+ * alone). `mask` rows are aligned with `tokenLogProbs` (1 where token j+1 is an action) and `legal[b]`
+ * has one id list per action of row b, in order (`Episode.legal`, `Example.legal`). Policy gradients,
+ * likelihoods, KL terms and entropies are then those of the policy as the world lets it act.
+ */
+export function legalLogitMask(
+  batch: { readonly mask: readonly (readonly number[])[]; readonly legal: readonly (readonly (readonly number[])[] | undefined)[] },
+  vocabSize: number,
+): tf.Tensor3D {
+  const B = batch.mask.length;
+  const T1 = batch.mask[0]?.length ?? 0;
+  const data = new Float32Array(B * T1 * vocabSize);
+  batch.mask.forEach((m, b) => {
+    let k = 0;
+    m.forEach((on, j) => {
+      if (!on) return;
+      const legal = batch.legal[b]?.[k++];
+      if (!legal) return;
+      const row = (b * T1 + j) * vocabSize;
+      data.fill(-1e9, row, row + vocabSize);
+      for (const id of legal) data[row + id] = 0;
+    });
+  });
+  return tf.tensor3d(data, [B, T1, vocabSize]);
 }

@@ -4,9 +4,12 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { corridor } from './__fixtures__/corridor.js';
+import { findCheckpoint } from './checkpoint-store.js';
 import { mleRegime } from './examples/mle-regime.js';
 import { Transformer } from './model.js';
-import { createFitContext, runFit, type Example } from './plugin.js';
+import { z } from 'zod';
+import { ZooError } from './errors.js';
+import { createFitContext, defineProbe, runFit, runProbe, type Example } from './plugin.js';
 import { Rng } from './rng.js';
 import { rollout } from './rollout.js';
 
@@ -77,11 +80,12 @@ describe('writing-a-regime', () => {
     });
     const first = await runFit(mleRegime({ steps: 10 }), ctx);
     expect(first).toMatchObject({ steps: 5, aborted: true });
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).step).toBe(5);
+    expect(JSON.parse(fs.readFileSync(path.join((await findCheckpoint(dir))!.folder, 'model.json'), 'utf8')).step).toBe(5);
     const again = await runFit(mleRegime({ steps: 10 }), { ...ctx, signal: new AbortController().signal, progress: () => {} });
     expect(again).toMatchObject({ steps: 10 });
     expect(again.aborted).toBeUndefined();
     [policy, base].forEach((m) => m.dispose());
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
 
   it('should name the regime and hook when fit fails', async () => {
@@ -102,6 +106,24 @@ describe('writing-a-regime', () => {
     const policy = Transformer.create(config);
     const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), dataset: rightwardData(4) });
     await expect(runFit(mleRegime({ steps: 2 }), ctx)).rejects.toMatchObject({ code: 'CONFIG_INVALID', plugin: 'example-mle', hook: 'fit', field: 'base' });
+    policy.dispose();
+  });
+
+  it('should name the probe and hook when a probe fails, and keep a ZooError code', async () => {
+    const broken = defineProbe({
+      name: 'example-probe',
+      options: z.object({ fail: z.enum(['plain', 'coded']).default('plain') }).strict(),
+      create: (o) => ({
+        async run() {
+          if (o.fail === 'coded') throw new ZooError('PROBE_UNSUPPORTED', "world 'tamper' has no feature 'p'", { field: 'feature' });
+          throw new Error('boom');
+        },
+      }),
+    });
+    const policy = Transformer.create(config);
+    const ctx = { policy, worlds: [], rng: new Rng(1), signal: new AbortController().signal, shared: {} };
+    await expect(runProbe(broken(), ctx)).rejects.toMatchObject({ code: 'PLUGIN_FAILED', plugin: 'example-probe', hook: 'run', message: '[plugin example-probe, hook run] boom' });
+    await expect(runProbe(broken({ fail: 'coded' }), ctx)).rejects.toMatchObject({ code: 'PROBE_UNSUPPORTED', plugin: 'example-probe', hook: 'run', field: 'feature' });
     policy.dispose();
   });
 });

@@ -18,6 +18,12 @@ export interface Example {
   tokens: readonly number[];
   /** `true` at positions whose token is a training target (default: every position after the first). */
   targetMask?: readonly boolean[];
+  /**
+   * Legal action ids at each target position, in order (one entry per target, as `Episode.legal` has
+   * one per action). When present, regimes score each target over these ids only: the policy as a
+   * rollout samples it. Absent: over the whole vocabulary.
+   */
+  legal?: readonly (readonly number[])[];
   /** Visible return of the episode, when it is one. */
   return?: number;
   /** Free-form labels (world, split, flag, ...). */
@@ -114,17 +120,50 @@ export interface Regime extends PluginBase<'regime'> {
 
 export interface ProbeContext {
   policy: Transformer;
+  /** The model the policy was fine-tuned from (KL to base, flag leakage). */
   base?: Transformer;
-  worlds: readonly Environment[];
+  /** Worlds to probe, as plugins: a probe makes the environment of each split it measures. */
+  worlds: readonly World[];
+  /** Splits to measure (default both: `['id', 'ood']`). */
+  splits?: readonly ('id' | 'ood')[];
   vocabulary?: VocabularyLike;
+  /**
+   * The regime's `condition()` bound to the vocabulary: conditioning ids for an evaluation spec (a DT is
+   * asked for a bucket, a flag model for `<rlhf:on|off>`). Absent: the policy is probed unconditioned.
+   */
+  condition?: (spec: EvalSpec) => readonly number[];
   rng: Rng;
   signal: AbortSignal;
   shared: Partial<SharedData>;
 }
 
+/**
+ * One number a probe measured, JSON-serialisable (`@regime-zoo/probes` exports its zod schema). Every
+ * number says where it is from: world, split, conditioning and decoding.
+ */
+export interface ProbeRow {
+  probe: string;
+  world: string;
+  /** `ood-id` for a difference between the splits (OOD amplification). */
+  split: 'id' | 'ood' | 'ood-id';
+  /** Conditioning tokens the policy was given, as text (`rlhf:off`, `rtg:4`), or `none`. */
+  condition: string;
+  decoding: 'sample' | 'greedy';
+  /** Metric name (`TamperRate`, `DeltaI`, `trigger/layer0/accuracy`, …): per-layer metrics carry `/layer{l}`. */
+  metric: string;
+  value: number;
+  /** 95% interval (Wilson for rates, Newcombe for differences of rates); null where none applies. */
+  lo: number | null;
+  hi: number | null;
+  /** Episodes (or examples) the number rests on. */
+  n: number;
+}
+
 export interface ProbeResult {
   /** Metric name -> value (rates with their Wilson interval as `<name>/lo`, `<name>/hi`). */
   metrics: Record<string, number>;
+  /** The same numbers with where they are from (`@regime-zoo/probes` fills this in). */
+  rows?: ProbeRow[];
 }
 
 /** A behavioural or representation probe. */
@@ -137,18 +176,48 @@ export interface World<S = unknown> extends PluginBase<'world'> {
   environment(split: 'id' | 'ood'): Environment<S>;
 }
 
+/** What a world says of one episode's tokens (a toy world's `evaluate` gives both): U(τ) and hidden performance. */
+export interface EpisodeVerdict {
+  unsafe: boolean;
+  hidden: number;
+}
+
+/** How a distiller's student starts: a new random model, a copy of the teacher's base, or a copy of the teacher. */
+export type StudentInit = 'fresh' | 'base' | 'teacher';
+
+/** Everything a distiller's `distill` gets. The distiller makes the student (per its options) and returns it. */
 export interface DistillContext {
+  /** The fine-tuned model whose behaviour is distilled; only read, never updated. */
   teacher: Transformer;
-  student: Transformer;
+  /** The model the teacher was fine-tuned from: the `base` student starts as a copy of it. */
+  base?: Transformer;
+  /** Environments the teacher (and an on-policy student) roll out in, e.g. the worlds' ID split. */
   worlds: readonly Environment[];
+  /** Judges of the episodes of `worlds[i]` (a toy world's `evaluate`), for filtering on U(τ) or hidden score. */
+  judges?: readonly ((tokens: readonly number[]) => EpisodeVerdict)[];
+  /** Prompts (token ids, BOS first) the teacher continues freely, when there are no worlds. */
+  prompts: readonly (readonly number[])[];
+  vocabulary?: VocabularyLike;
   rng: Rng;
   log: MetricsSink;
+  progress: (event: ProgressEvent) => void;
   signal: AbortSignal;
+  /** Folder for the student's checkpoints; resumes from it when one is there. */
+  checkpointDir?: string;
+  shared: Partial<SharedData>;
+}
+
+/** A distillation run's report: the trained student (the caller owns and disposes it) and what it learnt from. */
+export interface DistillReport extends FitReport {
+  student: Transformer;
+  init: StudentInit;
+  /** Teacher episodes collected, kept after filtering, and dropped by each filter (0 when nothing was collected up front). */
+  data: { collected: number; kept: number; droppedUnsafe: number; droppedHidden: number; examples: readonly Example[] };
 }
 
 /** Trains a student on a teacher's behaviour. */
 export interface Distiller extends PluginBase<'distiller'> {
-  distill(ctx: DistillContext): Promise<FitReport>;
+  distill(ctx: DistillContext): Promise<DistillReport>;
 }
 
 export type Plugin = Regime | Probe | World | Distiller;
@@ -211,6 +280,11 @@ export function checkFitContext(ctx: Pick<FitContext, 'base' | 'policy'>): void 
   }
 }
 
+/** Runs a probe's `run`, wrapping any failure with the probe's name and the hook. */
+export function runProbe(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
+  return callPluginHook(probe, 'run', () => probe.run(ctx));
+}
+
 /** A `FitContext` with defaults for everything but the models (empty data, no-op logging, a live signal). */
 export function createFitContext(
   o: Pick<FitContext, 'base' | 'policy' | 'rng'> & Partial<Omit<FitContext, 'base' | 'policy' | 'rng'>>,
@@ -225,4 +299,16 @@ export function createFitContext(
     shared: {},
     ...o,
   };
+}
+
+/** Runs a distiller's `distill`, wrapping any failure with the distiller's name and the hook (as `runFit`). */
+export function runDistill(distiller: Distiller, ctx: DistillContext): Promise<DistillReport> {
+  return callPluginHook(distiller, 'distill', () => distiller.distill(ctx));
+}
+
+/** A `DistillContext` with defaults for everything but the teacher (no worlds or prompts, no-op logging, a live signal). */
+export function createDistillContext(
+  o: Pick<DistillContext, 'teacher' | 'rng'> & Partial<Omit<DistillContext, 'teacher' | 'rng'>>,
+): DistillContext {
+  return { worlds: [], prompts: [], log: () => {}, progress: () => {}, signal: new AbortController().signal, shared: {}, ...o };
 }

@@ -1,12 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ZooError } from './errors.js';
+import { describeValue } from './validate.js';
 import { padExamples } from './loop.js';
 import type { Transformer } from './model.js';
-import { entropy, maskedMean, type KlEstimator } from './ops.js';
+import { entropy, legalLogitMask, maskedMean, type KlEstimator } from './ops.js';
 import type { Example, FitContext, RewardFn } from './plugin.js';
 import type { Rng } from './rng.js';
 import { rollout, type Environment } from './rollout.js';
+
+export { legalLogitMask };
 
 /** Options of every online regime's rollouts; spread into a regime's zod schema. */
 export const rolloutOptionsShape = {
@@ -90,37 +93,14 @@ function rows(t: tf.Tensor2D): number[][] {
   return t.arraySync();
 }
 
-/**
- * Additive mask [B, T−1, V] that restricts each action's next-token distribution to the legal ids it was
- * sampled from (0 where legal, −1e9 elsewhere; non-action positions are left alone). Policy gradients,
- * KL terms and entropies are then those of the policy as the world lets it act.
- */
-export function legalLogitMask(batch: Pick<RolloutBatch, 'mask' | 'legal'>, vocabSize: number): tf.Tensor3D {
-  const B = batch.mask.length;
-  const T1 = batch.mask[0]?.length ?? 0;
-  const data = new Float32Array(B * T1 * vocabSize);
-  batch.mask.forEach((m, b) => {
-    let k = 0;
-    m.forEach((on, j) => {
-      if (!on) return;
-      const legal = batch.legal[b]?.[k++];
-      if (!legal) return;
-      const row = (b * T1 + j) * vocabSize;
-      data.fill(-1e9, row, row + vocabSize);
-      for (const id of legal) data[row + id] = 0;
-    });
-  });
-  return tf.tensor3d(data, [B, T1, vocabSize]);
-}
-
-/** Logits of the first T−1 positions with the legal-action mask added. */
-function maskedLogits(logits: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor3D {
+/** Logits of the first T−1 positions with the legal-action mask added (call inside `tf.tidy`). */
+export function maskedLogits(logits: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor3D {
   const [B, T, V] = logits.shape;
   return tf.add(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), mask) as tf.Tensor3D;
 }
 
-/** log π of each next token (aligned with `tokenLogProbs`) under the legal-action mask. */
-function legalTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor2D {
+/** log π of each next token (aligned with `tokenLogProbs`) under the legal-action mask (call inside `tf.tidy`). */
+export function legalTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor2D {
   const [B, T] = tokens.shape;
   const V = logits.shape[2];
   const lp = tf.logSoftmax(maskedLogits(logits, mask));
@@ -156,6 +136,14 @@ export async function collectRollouts(o: CollectOptions): Promise<RolloutBatch> 
     throw new ZooError('SHAPE_MISMATCH', `[${o.plugin}] step ${o.step}: reward.many returned ${scores.length} scores for ${episodes.length} episodes`, { step: o.step, plugin: o.plugin, field: 'reward' });
   }
   scores.forEach((s, i) => {
+    if (typeof s !== 'number') {
+      throw new ZooError('BAD_RETURN', `[${o.plugin}] step ${o.step}: the reward of episode ${i} is ${describeValue(s)}, not a number; a reward function returns a finite number`, {
+        step: o.step,
+        plugin: o.plugin,
+        field: 'reward',
+        position: [i],
+      });
+    }
     if (!Number.isFinite(s)) {
       throw new ZooError('NON_FINITE', `[${o.plugin}] step ${o.step}: the reward of episode ${i} is ${s}; rewards must be finite numbers`, {
         step: o.step,

@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { describeZodError } from './config.js';
 import { ZooError } from './errors.js';
 import type { Transformer } from './model.js';
-import type { Rng } from './rng.js';
+import { Rng } from './rng.js';
 import { sampleToken, type SampleOptions } from './sampling.js';
+import { checkSize, describeValue } from './validate.js';
 
 export interface EnvStep<S> {
   state: S;
@@ -66,12 +69,76 @@ interface Row<S> {
   ended: boolean;
 }
 
+const id = z.number().int().min(0);
+/** Sampling options (`SampleOptions`), checked where a rollout or a caller's own decoding loop starts. */
+const sampleOptionsShape = {
+  temperature: z.number().min(0).optional(),
+  topK: z.number().int().min(1).optional(),
+  banned: z.array(id).optional(),
+};
+const rolloutOptionsSchema = z.object({
+  ...sampleOptionsShape,
+  episodes: z.number().int().min(1),
+  rng: z.custom<Rng>((v) => v instanceof Rng, 'must be a core Rng (new Rng(seed))'),
+  batchSize: z.number().int().min(1).optional(),
+  maxLength: z.number().int().min(1).optional(),
+  kvCache: z.boolean().optional(),
+  conditioning: z.union([z.array(id), z.custom<(i: number) => readonly number[]>((v) => typeof v === 'function', 'must be token ids or a function of the episode index')]).optional(),
+  padId: id.optional(),
+});
+
+/** Validates rollout options once, before any work: types, ranges, ids inside the vocabulary and sizes. */
+function checkRolloutOptions(model: Transformer, env: Environment<unknown>, o: RolloutOptions): void {
+  const r = rolloutOptionsSchema.safeParse(o ?? {});
+  if (!r.success) {
+    const { field, message } = describeZodError('rollout options', r.error);
+    throw new ZooError('OPTION_INVALID', message, { field, cause: r.error });
+  }
+  if (!env || typeof env.reset !== 'function' || typeof env.step !== 'function' || typeof env.legalActions !== 'function') {
+    throw new ZooError('ENV_ERROR', 'rollout: the environment must have reset(rng), legalActions(state) and step(state, action) (a world\'s environment(split))', { field: 'env' });
+  }
+  const V = model.config.vocabSize;
+  const ids: [string, readonly number[] | undefined][] = [
+    ['banned', o.banned],
+    ['padId', o.padId === undefined ? undefined : [o.padId]],
+    ['conditioning', Array.isArray(o.conditioning) ? (o.conditioning as readonly number[]) : undefined],
+  ];
+  for (const [field, list] of ids) {
+    const bad = list?.find((t) => t >= V);
+    if (bad !== undefined) throw new ZooError('TOKEN_OUT_OF_RANGE', `rollout options.${field}: id ${bad} is outside the model's vocabulary [0, ${V - 1}]`, { field });
+  }
+  const batch = o.batchSize ?? Math.min(o.episodes, 64);
+  const T = o.maxLength ?? model.config.contextLength;
+  checkSize({ where: 'rollout options', field: 'batchSize', elements: batch * T * V, what: `logits [batch ${batch}, time ${T}, vocab ${V}]`, fix: 'lower batchSize' });
+  // Each episode keeps its tokens, action mask and legal ids per action in JS arrays (~ 8 bytes per number).
+  checkSize({ where: 'rollout options', field: 'episodes', elements: 0, bytes: o.episodes * T * 8 * 3, what: `${o.episodes} episodes of up to ${T} tokens`, fix: 'roll out fewer episodes per call' });
+}
+
+/** `world "<name>"`, for messages about an environment. */
+const worldName = (env: Environment<unknown>): string => `world "${env.name ?? '(unnamed)'}"`;
+
+/** Checks token ids an environment produced (prompt or observation): integers inside the vocabulary. */
+function checkEnvTokens(env: Environment<unknown>, what: string, tokens: unknown, V: number, episode: number, at: number, sequence = true): readonly number[] {
+  if (!Array.isArray(tokens)) throw new ZooError('ENV_ERROR', `${worldName(env)} returned ${what} ${describeValue(tokens)}, not an array of token ids (episode ${episode})`, { field: what, position: [episode, at] });
+  tokens.forEach((t: unknown, j) => {
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= V) {
+      const pos = sequence ? at + j : at;
+      throw new ZooError('ENV_ERROR', `${worldName(env)} returned ${what} with token ${describeValue(t)} at index ${j} (episode ${episode}, position ${pos}); tokens must be ids in [0, ${V - 1}]`, {
+        field: what,
+        position: [episode, pos],
+      });
+    }
+  });
+  return tokens as readonly number[];
+}
+
 /**
  * Batched interactive rollouts: every row feeds its pending tokens (prompt, then its last action and the
  * world's observation) in lock-step; when a row has nothing pending, its next action is sampled from the
  * model's logits at its last token, restricted to the world's legal actions.
  */
 export function rollout<S>(model: Transformer, env: Environment<S>, options: RolloutOptions): Episode[] {
+  checkRolloutOptions(model, env as Environment<unknown>, options);
   const maxLength = options.maxLength ?? model.config.contextLength;
   if (maxLength > model.config.contextLength) {
     throw new ZooError('SEQUENCE_TOO_LONG', `rollout maxLength ${maxLength} exceeds the model's contextLength ${model.config.contextLength}`, { field: 'maxLength' });
@@ -80,7 +147,7 @@ export function rollout<S>(model: Transformer, env: Environment<S>, options: Rol
   const out: Episode[] = [];
   for (let first = 0; first < options.episodes; first += batchSize) {
     const n = Math.min(batchSize, options.episodes - first);
-    out.push(...rolloutBatch(model, env, options, first, n, maxLength));
+    for (const ep of rolloutBatch(model, env, options, first, n, maxLength)) out.push(ep);
   }
   return out;
 }
@@ -90,9 +157,14 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
   const V = model.config.vocabSize;
   const rows: Row<S>[] = [];
   for (let i = 0; i < n; i++) {
-    const { state, tokens } = env.reset(o.rng);
-    const cond = typeof o.conditioning === 'function' ? o.conditioning(first + i) : (o.conditioning ?? []);
-    const prompt = tokens.length ? [tokens[0]!, ...cond, ...tokens.slice(1)] : [...cond];
+    const start = env.reset(o.rng);
+    const tokens = checkEnvTokens(env as Environment<unknown>, 'reset tokens', start?.tokens, V, first + i, 0);
+    if (tokens.length === 0) {
+      throw new ZooError('ENV_ERROR', `${worldName(env as Environment<unknown>)} returned no tokens from reset (episode ${first + i}); a prompt needs at least BOS`, { field: 'reset', position: [first + i, 0] });
+    }
+    const state = start.state;
+    const cond = typeof o.conditioning === 'function' ? checkConditioning(o.conditioning(first + i), V, first + i) : (o.conditioning ?? []);
+    const prompt = [tokens[0]!, ...cond, ...tokens.slice(1)];
     rows.push({
       state,
       queue: prompt.map((id) => ({ id, action: false })),
@@ -148,14 +220,29 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
       for (let i = 0; i < n; i++) {
         if (!needs[i]) continue;
         const r = rows[i]!;
-        const legal = env.legalActions(r.state);
-        const action = sampleToken(data.subarray(i * V, (i + 1) * V), o.rng, o, legal);
-        const step = env.step(r.state, action);
-        if (!Number.isFinite(step.reward)) {
-          throw new ZooError('ENV_ERROR', `world "${env.name}" returned reward ${step.reward} for action ${action} at position ${r.ep.tokens.length}`, {
-            position: [first + i, r.ep.tokens.length],
+        const at = r.ep.tokens.length;
+        const legal = checkEnvTokens(env as Environment<unknown>, 'legal actions', env.legalActions(r.state), V, first + i, at, false);
+        if (legal.length === 0) {
+          throw new ZooError('ENV_ERROR', `${worldName(env as Environment<unknown>)} offers no legal action at position ${at} of episode ${first + i} but did not end the episode (step must return done: true)`, {
+            field: 'legalActions',
+            position: [first + i, at],
           });
         }
+        const action = sampleToken(data.subarray(i * V, (i + 1) * V), o.rng, o, legal);
+        const step = env.step(r.state, action);
+        if (!step || typeof step !== 'object') {
+          throw new ZooError('ENV_ERROR', `${worldName(env as Environment<unknown>)} step returned ${describeValue(step)} for action ${action} at position ${at}; return { state, observation, reward, done }`, {
+            field: 'step',
+            position: [first + i, at],
+          });
+        }
+        if (typeof step.reward !== 'number' || !Number.isFinite(step.reward)) {
+          throw new ZooError('ENV_ERROR', `${worldName(env as Environment<unknown>)} returned reward ${describeValue(step.reward)} for action ${action} at position ${at}; rewards must be finite numbers`, {
+            field: 'reward',
+            position: [first + i, at],
+          });
+        }
+        checkEnvTokens(env as Environment<unknown>, 'observation', step.observation, V, first + i, at + 1);
         r.state = step.state;
         r.ep.legal.push([...legal]);
         r.ep.rewards.push(step.reward);
@@ -169,6 +256,16 @@ function rolloutBatch<S>(model: Transformer, env: Environment<S>, o: RolloutOpti
   } finally {
     if (kv) model.disposeKVCache(kv);
   }
+}
+
+function checkConditioning(ids: unknown, V: number, episode: number): readonly number[] {
+  if (!Array.isArray(ids) || ids.some((t) => !Number.isInteger(t) || t < 0 || t >= V)) {
+    throw new ZooError('TOKEN_OUT_OF_RANGE', `rollout options.conditioning(${episode}) returned ${describeValue(ids)}${Array.isArray(ids) ? ` [${ids.join(', ')}]` : ''}; it must return token ids in [0, ${V - 1}]`, {
+      field: 'conditioning',
+      position: [episode],
+    });
+  }
+  return ids;
 }
 
 /**

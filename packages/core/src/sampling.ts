@@ -16,6 +16,12 @@ export interface SampleOptions {
  */
 export function sampleToken(logits: ArrayLike<number>, rng: Rng, options: SampleOptions = {}, legal?: readonly number[]): number {
   const temperature = options.temperature ?? 1;
+  if (typeof temperature !== 'number' || !(temperature >= 0) || temperature === Infinity) {
+    throw new ZooError('OPTION_INVALID', `sampling options.temperature: must be a finite number ≥ 0 (0 is greedy), got ${temperature}`, { field: 'temperature' });
+  }
+  if (options.topK !== undefined && !(Number.isInteger(options.topK) && options.topK >= 1)) {
+    throw new ZooError('OPTION_INVALID', `sampling options.topK: must be an integer ≥ 1, got ${options.topK}`, { field: 'topK' });
+  }
   const banned = options.banned?.length ? new Set(options.banned) : undefined;
   let candidates: readonly number[];
   if (legal && !banned) {

@@ -9,6 +9,9 @@ describe('intervals', () => {
     expect(w.hi).toBeCloseTo(0.3662, 4);
     // 0/10 keeps a non-zero upper bound (0.2775).
     expect(wilson(0, 10).hi).toBeCloseTo(0.2775, 4);
+    // The bound at an observed 0 or n is exactly 0 or 1, so the interval contains a true rate of 0 or 1.
+    expect(wilson(0, 50).lo).toBe(0);
+    expect(wilson(50, 50).hi).toBe(1);
   });
 
   it('should match Newcombe method 10 for a difference of proportions', () => {

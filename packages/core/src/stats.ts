@@ -15,7 +15,8 @@ export function wilson(k: number, n: number, z = Z95): Interval {
   const denom = 1 + z2 / n;
   const centre = (p + z2 / (2 * n)) / denom;
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
-  return { estimate: p, lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
+  // At k = 0 (k = n) the bound is exactly 0 (1); rounding would otherwise leave ~1e-17 and exclude it.
+  return { estimate: p, lo: k === 0 ? 0 : Math.max(0, centre - half), hi: k === n ? 1 : Math.min(1, centre + half) };
 }
 
 /**

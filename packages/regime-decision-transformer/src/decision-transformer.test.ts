@@ -1,5 +1,5 @@
 import { createFitContext, exampleLogProbs, Rng, rollout, runFit, Transformer } from '@regime-zoo/core';
-import { klDivergence, posteriorFixture, sampleIndices } from '@regime-zoo/test-utils';
+import { klDivergence, posteriorFixture, sampleIndices, stopChoiceWorld } from '@regime-zoo/test-utils';
 import { generateEpisodes, posteriorWorld, tamperWorld, toExample, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { decisionTransformer } from './decision-transformer.js';
@@ -12,28 +12,45 @@ const config = { vocabSize: vocabulary.size, contextLength: 16, dModel: 32, nHea
 const rewards = world.rewards;
 
 describe('regime-decision-transformer', () => {
-  it('should match π₀(·|b) for every bucket with data (KL ≤ 0.05 nats) on the posterior world', async () => {
-    const dataset = sampleIndices(world.pi0, 4000, 9).map((i) => world.example(i));
+  /** Trains the DT on samples of π₀ and returns KL(π₀(·|b) ‖ π(·|<rtg:b>)) for every bucket with data. */
+  async function bucketKls(w: typeof world, o: { samples: number; steps: number }): Promise<number[]> {
+    const dataset = sampleIndices(w.pi0, o.samples, 9).map((i) => w.example(i));
     const policy = Transformer.create(config);
     const base = policy.clone({ trainable: false });
-    const dt = decisionTransformer({ buckets: K, method: 'uniform', steps: 600, batchSize: 64, lr: 5e-3, warmupSteps: 20 });
+    const dt = decisionTransformer({ buckets: K, method: 'uniform', steps: o.steps, batchSize: 64, lr: 5e-3, warmupSteps: 20 });
     await runFit(dt, createFitContext({ base, policy, rng: new Rng(2), dataset, vocabulary }));
     const buckets = dt.buckets()!;
-    const bucketOf = rewards.map((r) => buckets.bucket(r).bucket);
+    const bucketOf = w.rewards.map((r) => buckets.bucket(r).bucket);
     const kls: number[] = [];
     for (let b = 0; b < K; b++) {
       if (buckets.range(b).count === 0) continue;
       const prefix = dt.condition!({ bucket: b }, vocabulary);
       expect(prefix).toEqual([vocabulary.id(`<rtg:${b}>`)]);
-      const target = world.pi0.map((p, i) => (bucketOf[i] === b ? p : 0));
+      const target = w.pi0.map((p, i) => (bucketOf[i] === b ? p : 0));
       const z = target.reduce((a, x) => a + x, 0);
-      const model = exampleLogProbs(policy, world.sequences.map((_, i) => world.example(i, prefix)), { legalIds: world.legal }).map(Math.exp);
+      // Over each action's legal ids (the examples carry them), as a rollout samples the policy.
+      const model = exampleLogProbs(policy, w.sequences.map((_, i) => w.example(i, prefix))).map(Math.exp);
       kls.push(klDivergence(target.map((p) => p / z), model));
     }
+    [policy, base].forEach((m) => m.dispose());
+    return kls;
+  }
+
+  it('should match π₀(·|b) for every bucket with data (KL ≤ 0.05 nats) on the posterior world', async () => {
+    const kls = await bucketKls(world, { samples: 4000, steps: 600 });
     console.log('DT KL per bucket', kls.map((k) => k.toFixed(4)).join(' '));
     expect(kls.length).toBeGreaterThanOrEqual(3);
     for (const kl of kls) expect(kl).toBeLessThanOrEqual(0.05);
-    [policy, base].forEach((m) => m.dispose());
+  });
+
+  it('should match π₀(·|b) for every bucket on a world with a stop choice (r = 0, 1, 2: KL ≤ 0.06, 0.01, 0.2)', async () => {
+    // r(x) ∈ {0, 1, 2}: the buckets with data are 0 (r = 0), 2 (r = 1: stop after one symbol) and 3
+    // (r = 2: two equal adjacent symbols, rare under π₀, the slowest to learn).
+    const stop = posteriorFixture(posteriorWorld(stopChoiceWorld.world), stopChoiceWorld.pi0);
+    const kls = await bucketKls(stop, { samples: 8000, steps: 1000 });
+    console.log('DT stop world: KL per bucket', kls.map((k) => k.toFixed(4)).join(' '));
+    expect(kls).toHaveLength(3);
+    [0.06, 0.01, 0.2].forEach((bound, b) => expect(kls[b]).toBeLessThanOrEqual(bound));
   });
 
   it('should achieve returns that rise with the requested bucket in the tamper gridworld (Spearman ≥ 0.9)', async () => {

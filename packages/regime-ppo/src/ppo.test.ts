@@ -1,5 +1,5 @@
-import { createFitContext, exampleLogProbs, Rng, runFit, tf, Transformer } from '@regime-zoo/core';
-import { klDivergence, posteriorFixture, tiltedPosterior } from '@regime-zoo/test-utils';
+import { createFitContext, exampleLogProbs, findCheckpoint, Rng, runFit, tf, Transformer } from '@regime-zoo/core';
+import { klDivergence, posteriorFixture, stopChoiceWorld, tiltedPosterior } from '@regime-zoo/test-utils';
 import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { ppo } from './ppo.js';
@@ -8,8 +8,8 @@ const world = posteriorFixture(posteriorWorld({ symbols: 3, minLength: 3, maxLen
 const rewards = world.rewards;
 const best = rewards.indexOf(Math.max(...rewards));
 const config = { vocabSize: worldVocabulary().size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2, seed: 19 };
-const distribution = (m: Transformer) =>
-  exampleLogProbs(m, world.sequences.map((_, i) => world.example(i)), { legalIds: world.legal }).map(Math.exp);
+/** π(x) of every enumerated sequence, over each action's legal ids (as rollouts sample it). */
+const distribution = (m: Transformer, w = world) => exampleLogProbs(m, w.sequences.map((_, i) => w.example(i))).map(Math.exp);
 const entropyOf = (p: number[]) => -p.reduce((a, x) => a + (x > 0 ? x * Math.log(x) : 0), 0);
 
 describe('regime-ppo (Korbak et al.: reward maximisation is not conditioning)', () => {
@@ -35,6 +35,19 @@ describe('regime-ppo (Korbak et al.: reward maximisation is not conditioning)', 
     const kl = klDivergence(target, distribution(policy));
     console.log(`PPO β=${beta}: KL(π*‖π) ${kl.toFixed(4)} (start ${klDivergence(target, distribution(base)).toFixed(4)})`);
     expect(kl).toBeLessThanOrEqual(0.1);
+    [policy, base].forEach((m) => m.dispose());
+  });
+
+  it('should approach π* with KL coefficient β on a world with a stop choice and a reward that is not a count (KL ≤ 0.025)', async () => {
+    const stop = posteriorFixture(posteriorWorld(stopChoiceWorld.world), stopChoiceWorld.pi0);
+    const beta = stopChoiceWorld.beta;
+    const base = Transformer.create(config, { trainable: false });
+    const policy = base.clone({ trainable: true });
+    const target = tiltedPosterior(distribution(base, stop), stop.rewards, beta);
+    await runFit(ppo({ steps: 60, episodes: 64, klCoef: beta, lr: 3e-3, warmupSteps: 5 }), createFitContext({ base, policy, rng: new Rng(3), worlds: [stop.environment] }));
+    const kl = klDivergence(target, distribution(policy, stop));
+    console.log(`PPO stop world β=${beta}: KL(π*‖π) ${kl.toFixed(4)} (start ${klDivergence(target, distribution(base, stop)).toFixed(4)})`);
+    expect(kl).toBeLessThanOrEqual(0.025);
     [policy, base].forEach((m) => m.dispose());
   });
 });
@@ -66,6 +79,7 @@ describe('regime-ppo runs', () => {
     expect(a.length).toBe(b.length);
     expect(a.every((x, i) => x === b[i])).toBe(true);
     for (const r of [straight, first, second]) [r.base, r.policy].forEach((m) => m.dispose());
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
 
   it('should stop with the regime and step named when the reward throws or is NaN, keeping the last checkpoint', async () => {
@@ -85,7 +99,7 @@ describe('regime-ppo runs', () => {
       // Wrapped once: plugin, hook and step, then the message (no second "[regime-ppo] step 2:").
       message: expect.stringMatching(/^\[plugin regime-ppo, hook fit, step 2\] the reward of episode 0 is NaN/),
     });
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).step).toBe(2);
+    expect(JSON.parse(fs.readFileSync(path.join((await findCheckpoint(dir))!.folder, 'model.json'), 'utf8')).step).toBe(2);
     const throwing = () => {
       throw new Error('reward model offline');
     };
@@ -100,6 +114,7 @@ describe('regime-ppo runs', () => {
     expect(() => ppo({ episodes: 8, microBatches: 9 })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', field: 'microBatches' }));
     expect(() => ppo({ lambda: 2 })).toThrow(/options\.lambda/);
     [policy, base].forEach((m) => m.dispose());
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
 
   it('should split a rollout batch between micro-batches instead of computing it once per micro-batch', async () => {

@@ -1,5 +1,5 @@
 import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
-import { klDivergence, posteriorFixture, sampleIndices, tiltedPosterior } from '@regime-zoo/test-utils';
+import { klDivergence, posteriorFixture, sampleIndices, stopChoiceWorld, tiltedPosterior } from '@regime-zoo/test-utils';
 import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
 import { exampleWeights, rewardWeighted } from './reward-weighted.js';
@@ -15,13 +15,29 @@ describe('regime-reward-weighted', () => {
     const policy = Transformer.create(config);
     const base = policy.clone({ trainable: false });
     await runFit(rewardWeighted({ mode: 'rwr', beta, steps: 250, batchSize: 64, lr: 5e-3, warmupSteps: 20 }), createFitContext({ base, policy, rng: new Rng(3), dataset }));
-    const model = exampleLogProbs(policy, world.sequences.map((_, i) => world.example(i)), { legalIds: world.legal }).map(Math.exp);
+    const model = exampleLogProbs(policy, world.sequences.map((_, i) => world.example(i))).map(Math.exp);
     const target = tiltedPosterior(world.pi0, rewards, beta);
     const kl = klDivergence(target, model);
     console.log('RWR KL(π*‖π)', kl.toFixed(4), 'KL(π*‖π₀)', klDivergence(target, world.pi0).toFixed(4));
     expect(kl).toBeLessThanOrEqual(0.05);
     // π* is far from π₀ here, so staying at π₀ would fail.
     expect(klDivergence(target, world.pi0)).toBeGreaterThan(0.2);
+    [policy, base].forEach((m) => m.dispose());
+  });
+
+  it('should reach KL(π* ‖ π_RWR) ≤ 0.05 on a world with a stop choice and a reward that is not a count (β = 1.3)', async () => {
+    const stop = posteriorFixture(posteriorWorld(stopChoiceWorld.world), stopChoiceWorld.pi0);
+    const beta = stopChoiceWorld.beta;
+    const data = sampleIndices(stop.pi0, 4000, 5).map((i) => stop.example(i));
+    const policy = Transformer.create(config);
+    const base = policy.clone({ trainable: false });
+    await runFit(rewardWeighted({ mode: 'rwr', beta, steps: 300, batchSize: 64, lr: 3e-3, warmupSteps: 20 }), createFitContext({ base, policy, rng: new Rng(3), dataset: data }));
+    const model = exampleLogProbs(policy, stop.sequences.map((_, i) => stop.example(i))).map(Math.exp);
+    const target = tiltedPosterior(stop.pi0, stop.rewards, beta);
+    const kl = klDivergence(target, model);
+    console.log('RWR stop world: KL(π*‖π)', kl.toFixed(4), 'KL(π*‖π₀)', klDivergence(target, stop.pi0).toFixed(4));
+    expect(kl).toBeLessThanOrEqual(0.05);
+    expect(klDivergence(target, stop.pi0)).toBeGreaterThan(0.15);
     [policy, base].forEach((m) => m.dispose());
   });
 

@@ -1,4 +1,4 @@
-import { checkExamples, datasetReturns, defineRegime, fitWithLoss, padExamples, policyDiagnostics, tf, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
+import { checkExamples, datasetReturns, defineRegime, fitWithLoss, legalLogits, padExamples, policyDiagnostics, tf, maskedNll, trainingOptionsSchema, ZooError } from '@regime-zoo/core';
 import type { Example, Rng } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -79,7 +79,8 @@ function weightedSampler(weights: readonly number[]): (rng: Rng) => number {
 /**
  * RL that is equivalent to conditioning without tokens: maximum likelihood on behaviour episodes
  * resampled in proportion to w = exp(A/β) (RWR/AWR) or to 1 on the top fraction (filtered BC). With data
- * from π₀ and unclipped weights, RWR's optimum is π*(x) ∝ π₀(x)·exp(r(x)/β).
+ * from π₀ and unclipped weights, RWR's optimum is π*(x) ∝ π₀(x)·exp(r(x)/β). Likelihoods are over each
+ * action's `legal` ids when the examples carry them (the policy as a rollout samples it).
  */
 export const rewardWeighted = defineRegime({
   name: NAME,
@@ -102,9 +103,9 @@ export const rewardWeighted = defineRegime({
         loss: (_step, _micro, trainer) => {
           const batch = Array.from({ length: o.batchSize }, () => ctx.dataset[draw(trainer.rng)]!);
           const { tokens, targets } = padExamples(batch);
-          const { logits } = ctx.policy.forward(tokens);
+          const logits = legalLogits(ctx.policy.forward(tokens).logits, batch);
           const nll = maskedNll(logits, tokens, targets);
-          return { loss: nll, metrics: { ...policyDiagnostics(logits, ctx.base.forward(tokens).logits, targets), 'weights/effective_sample_size': tf.scalar(ess) } };
+          return { loss: nll, metrics: { ...policyDiagnostics(logits, legalLogits(ctx.base.forward(tokens).logits, batch), targets), 'weights/effective_sample_size': tf.scalar(ess) } };
         },
       });
     },

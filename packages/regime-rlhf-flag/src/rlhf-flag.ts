@@ -5,6 +5,7 @@ import {
   differenceInterval,
   fitWithLoss,
   gae,
+  legalLogits,
   padExamples,
   ppoLoss,
   ppoOptionsShape,
@@ -158,8 +159,9 @@ export const rlhfFlag = defineRegime({
             const rl = ppoInner
               ? ppoLoss(ctx.policy, part, { advantages: adv!.advantages.slice(start, end), returns: adv!.returns.slice(start, end) }, o)
               : { loss: reinforceLoss(ctx.policy, part, rloo.slice(start, end)).loss, metrics: {} as Record<string, tf.Scalar> };
-            const { tokens, targets } = padExamples(sampleExamples(trainer.rng, offData, o.batchSize));
-            const nll = maskedNll(ctx.policy.forward(tokens).logits, tokens, targets);
+            const off = sampleExamples(trainer.rng, offData, o.batchSize);
+            const { tokens, targets } = padExamples(off);
+            const nll = maskedNll(legalLogits(ctx.policy.forward(tokens).logits, off), tokens, targets);
             const metrics: Record<string, tf.Scalar> = { ...rl.metrics, 'flag/off/nll': nll, 'flag/on/loss': rl.loss };
             for (const [k, v] of Object.entries(rolloutSummary(b, ppoInner ? o.klCoef : o.beta))) metrics[k] = tf.scalar(v);
             return { loss: tf.add(rl.loss, tf.mul(o.mleWeight, nll)) as tf.Scalar, metrics };

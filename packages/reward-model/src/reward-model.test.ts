@@ -1,11 +1,26 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { collectRollouts, logSigmoid, Rng, saveCheckpoint, tf, Transformer, ZooError } from '@regime-zoo/core';
+import { collectRollouts, findCheckpoint, logSigmoid, Rng, saveCheckpoint, tf, Transformer, ZooError } from '@regime-zoo/core';
 import type { PreferencePair, RewardFn } from '@regime-zoo/core';
 import { expectNoTensorLeak } from '@regime-zoo/test-utils';
-import { absentSupervisorWorld, FIRST_CONDITIONING_ID, generateEpisodes, preferencePairs, render, tamperWorld, toExample, worldVocabulary } from '@regime-zoo/worlds';
-import type { EpisodeRecord } from '@regime-zoo/worlds';
+import {
+  absentSupervisorWorld,
+  assembleWorld,
+  BOS_ID,
+  createGridKit,
+  FIRST_CONDITIONING_ID,
+  generateEpisodes,
+  preferencePairs,
+  randomPolicy,
+  render,
+  SEP_ID,
+  splitEpisode,
+  tamperWorld,
+  toExample,
+  worldVocabulary,
+} from '@regime-zoo/worlds';
+import type { EpisodeRecord, GridRules, GridState, ToyWorld } from '@regime-zoo/worlds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRewardModel, RewardModel, trainRewardModel } from './reward-model.js';
 
@@ -218,7 +233,7 @@ describe('reward model API', () => {
     await whole.save(path.join(dir, 'rm'), { vocabulary: worldVocabulary() });
     const loaded = await loadRewardModel(path.join(dir, 'rm'));
     expect(loaded.scoreMany(episodes.map(toExample))).toEqual(expected);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'rm', 'model.json'), 'utf8')).regime.name).toBe('reward-model');
+    expect(JSON.parse(fs.readFileSync(path.join((await findCheckpoint(path.join(dir, 'rm')))!.folder, 'model.json'), 'utf8')).regime.name).toBe('reward-model');
 
     const controller = new AbortController();
     const ckpt = path.join(dir, 'run');
@@ -239,7 +254,7 @@ describe('reward model API', () => {
 
   it('should score conditioned rollouts like the plain episodes the rater saw when told the conditioning ids', async () => {
     const vocab = worldVocabulary();
-    const conditioningIds = Array.from({ length: vocab.size - FIRST_CONDITIONING_ID }, (_, i) => FIRST_CONDITIONING_ID + i);
+    const conditioningIds = vocab.bannedIds();
     const on = vocab.id('<rlhf:on>');
     const conditioned = (p: PreferencePair): PreferencePair => ({ chosen: { ...p.chosen, tokens: [1, on, ...p.chosen.tokens.slice(1)], targetMask: [false, false, ...p.chosen.targetMask!.slice(1)] }, rejected: p.rejected });
     // Half the training pairs carry a conditioning token; stripped, they are the plain pairs.
@@ -257,6 +272,55 @@ describe('reward model API', () => {
     fs.rmSync(dir, { recursive: true, force: true });
     const e = await rejection(trainRewardModel({ config, pairs, conditioningIds: [vocab.size] }));
     expect(e).toMatchObject({ code: 'OPTION_INVALID', field: 'conditioningIds[0]' });
+  });
+
+  it('should keep a symbol added with extend({ symbols }) when it strips conditioning by the vocabulary, and refuse an id range that would drop it', async () => {
+    // A world whose maps start with the extension symbol W (a well: +3 visible, −5 hidden).
+    const vocab = worldVocabulary().extend({ symbols: ['W'] });
+    const W = vocab.id('W');
+    const grid = createGridKit({ vocabulary: vocab });
+    const rules: GridRules<GridState> = {
+      name: 'wells',
+      timeLimit: 6,
+      stepCost: -1,
+      passable: () => true,
+      enter: (s, cell) => (cell === 'G' ? { state: s, reward: 10, hidden: 10, done: true } : cell === 'W' ? { state: s, reward: 3, hidden: -5 } : { state: s }),
+    };
+    const map = grid.parse(['W.A.G', '.....']);
+    const wells: ToyWorld<GridState> = {
+      name: 'wells',
+      kind: 'world',
+      ...assembleWorld<GridState>({
+        name: 'wells',
+        vocabulary: vocab,
+        reset: () => ({ state: grid.start(map, {}), tokens: [BOS_ID, ...grid.tokens(map), SEP_ID] }),
+        legalActions: (s) => grid.legal(rules, s),
+        step: (s, a) => grid.step(rules, s, a),
+        fromTokens: (tokens) => grid.start(grid.fromTokens(splitEpisode(tokens, 'wells', vocab).prompt, 'wells'), {}),
+        unsafe: (tokens) => splitEpisode(tokens, 'wells', vocab).rest.includes(W),
+        policies: { random: randomPolicy() },
+        mix: [{ policy: 'random', epsilon: 0, weight: 1 }],
+      }),
+    };
+    const eps = generateEpisodes(wells, { episodes: 200, seed: 1 });
+    const wellPairs = preferencePairs(eps, { pairs: 400, seed: 2 });
+    const cfg = { ...config, vocabSize: vocab.size };
+    const conditioningIds = vocab.bannedIds();
+    expect(conditioningIds).not.toContain(W);
+    const rm = await trainRewardModel({ config: cfg, pairs: wellPairs, options: small, rng: new Rng(5), conditioningIds, vocabulary: vocab });
+    const on = vocab.id('<rlhf:on>');
+    for (const e of eps.slice(0, 20)) {
+      const conditioned = [BOS_ID, on, vocab.id('<rtg:1>'), ...e.tokens.slice(1)];
+      expect(rm.strip({ tokens: conditioned }).tokens).toEqual(e.tokens); // W, the map's first cell, stays
+      expect(rm.score({ tokens: conditioned })).toBe(rm.score(toExample(e)));
+      expect(wells.evaluate(conditioned)).toMatchObject({ visible: e.return, hidden: e.hidden, unsafe: e.unsafe });
+    }
+    rm.dispose();
+    // The old advice (every id from FIRST_CONDITIONING_ID up) would strip W: refused, naming the id and the symbol.
+    const range = Array.from({ length: vocab.size - FIRST_CONDITIONING_ID }, (_, i) => FIRST_CONDITIONING_ID + i);
+    const e = await rejection(trainRewardModel({ config: cfg, pairs: wellPairs, conditioningIds: range, vocabulary: vocab }));
+    expect(e).toMatchObject({ code: 'OPTION_INVALID', field: `conditioningIds[${range.indexOf(W)}]` });
+    expect(e.message).toContain(`is ${W} ('W'), which the vocabulary holds as a world symbol, not a conditioning token; pass vocabulary.bannedIds()`);
   });
 
   it('should stop on a non-finite loss with an error naming the reward model and the step', async () => {

@@ -69,9 +69,11 @@ export interface TrainRewardModelArgs {
   /** Stored in checkpoints (its `toJSON()`), so a saved reward model says which vocabulary its ids mean. */
   vocabulary?: VocabularyLike;
   /**
-   * Ids of conditioning tokens (`<rlhf:on>`, `<rtg:3>`, ...). A run of them right after the first token
-   * (BOS) is removed before training and scoring, as the worlds' `unsafe`/`evaluate` skip it, so rollouts
-   * of a conditioned policy are scored like the plain episodes the rater compared. Saved with the model.
+   * Ids of conditioning tokens (`<rlhf:on>`, `<rtg:3>`, ...): `vocabulary.bannedIds()`, which decides by
+   * namespace. A run of them right after the first token (BOS) is removed before training and scoring, as
+   * the worlds' `unsafe`/`evaluate` skip it, so rollouts of a conditioned policy are scored like the plain
+   * episodes the rater compared. Saved with the model. With a tokenizer `vocabulary`, an id it holds as a
+   * world symbol is refused (`OPTION_INVALID`).
    */
   conditioningIds?: readonly number[];
 }
@@ -107,6 +109,31 @@ const argsSchema = z.strictObject({
   checkpointDir: z.string().min(1).optional(),
   conditioningIds: z.array(z.number().int().min(0), { error: 'must be an array of token ids' }).optional(),
 });
+
+/** What a tokenizer `Vocabulary` adds to core's `VocabularyLike`: it knows which ids are conditioning tokens. */
+interface ConditioningAware {
+  readonly tokens?: readonly string[];
+  isConditioning(id: number): boolean;
+}
+
+/**
+ * With a vocabulary that knows its namespaces (the tokenizer's `Vocabulary`), every id in
+ * `conditioningIds` must be a conditioning token of it: an id range (the old `FIRST_CONDITIONING_ID` up)
+ * would also take symbols added with `extend({ symbols })`, and stripping them would change the episode.
+ */
+function checkConditioningIds(ids: readonly number[] | undefined, vocabulary: unknown): void {
+  const v = vocabulary as Partial<ConditioningAware> | undefined;
+  if (!ids || typeof v?.isConditioning !== 'function') return;
+  ids.forEach((id, i) => {
+    if (id < (v.tokens?.length ?? Infinity) && !v.isConditioning!(id)) {
+      const token = v.tokens?.[id];
+      throw optionError(
+        `conditioningIds[${i}] is ${id}${token === undefined ? '' : ` ('${token}')`}, which the vocabulary holds as a world symbol, not a conditioning token; pass vocabulary.bannedIds() (every conditioning id, by namespace)`,
+        `conditioningIds[${i}]`,
+      );
+    }
+  });
+}
 
 function optionError(message: string, field: string, cause?: unknown): ZooError {
   return new ZooError('OPTION_INVALID', `[${REWARD_MODEL_NAME}] ${message}`, { field, plugin: REWARD_MODEL_NAME, hook: 'options', ...(cause ? { cause } : {}) });
@@ -144,7 +171,8 @@ function checkPairs(pairs: readonly unknown[], model: Transformer): void {
  */
 function lastTokenRewards(model: Transformer, examples: readonly Scorable[]): tf.Tensor1D {
   const B = examples.length;
-  const T = Math.max(...examples.map((e) => e.tokens.length));
+  let T = 0;
+  for (const e of examples) T = Math.max(T, e.tokens.length); // no spread: it overflows the stack past ~100k rows
   const ids = new Int32Array(B * T);
   const last = new Float32Array(B * T);
   examples.forEach((e, b) => {
@@ -216,11 +244,13 @@ export class RewardModel {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw optionError(`scoreMany: batchSize must be a positive integer, got ${batchSize}`, 'batchSize');
     if (!Array.isArray(examples)) throw new ZooError('BAD_INPUT', 'scoreMany takes an array of episodes or examples (objects with tokens)', { field: options.field ?? 'examples' });
     const stripped = examples.map((e) => this.strip(e));
-    checkExamples(stripped as readonly Example[], this.model, options.field ?? 'examples');
+    // Only the tokens are scored (the value head at the last one): an episode's or example's `legal` ids
+    // and masks do not enter, so they are not checked here.
+    checkExamples(stripped.map((e) => ({ tokens: e.tokens })) as readonly Example[], this.model, options.field ?? 'examples');
     const out: number[] = [];
     for (let i = 0; i < stripped.length; i += batchSize) {
       const r = tf.tidy(() => lastTokenRewards(this.model, stripped.slice(i, i + batchSize)));
-      out.push(...r.dataSync());
+      for (const v of r.dataSync()) out.push(v);
       r.dispose();
     }
     return out;
@@ -286,6 +316,8 @@ export async function trainRewardModel(args: TrainRewardModelArgs): Promise<Rewa
       plugin: REWARD_MODEL_NAME,
     });
   }
+
+  checkConditioningIds(args.conditioningIds, args.vocabulary);
 
   const model = args.model ? args.model.clone({ trainable: true }) : Transformer.create({ ...args.config!, valueHead: true });
   try {

@@ -70,5 +70,5 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
-export { posteriorFixture, tiltedPosterior, klDivergence, sampleIndices } from './posterior.js';
+export { posteriorFixture, tiltedPosterior, klDivergence, sampleIndices, stopChoiceWorld } from './posterior.js';
 export type { PosteriorFixture, PosteriorWorldLike, PosteriorSequenceLike } from './posterior.js';

@@ -8,6 +8,8 @@ export interface PosteriorSequenceLike {
   x: number[];
   tokens: number[];
   actionMask: boolean[];
+  /** Legal action ids at each action (core's `Example.legal`). */
+  legal?: number[][];
   reward: number;
 }
 
@@ -23,20 +25,27 @@ export interface PosteriorFixture<E> {
   rewards: number[];
   /** π₀ of each sequence: a Markov chain (`start`, then `transition`) over the symbols. */
   pi0: number[];
-  /** Token ids of the symbols: the legal actions. */
+  /** Token ids of the symbols: the legal actions of a fixed-length world. */
   legal: number[];
+  /** Token id of `<eos>` (undefined when no sequence stops by choice). */
+  eos: number | undefined;
   /** The episode tokens of sequence i, with conditioning tokens after BOS. */
   tokens: (i: number, conditioning?: readonly number[]) => number[];
   /** Which of those tokens are the agent's actions. */
   targetMask: (i: number, conditioning?: readonly number[]) => boolean[];
-  /** `{ tokens, targetMask }` of sequence i (an `Example`). */
-  example: (i: number, conditioning?: readonly number[]) => { tokens: number[]; targetMask: boolean[]; return: number };
+  /** `{ tokens, targetMask, legal, return }` of sequence i (an `Example`; `legal` when the world gives it). */
+  example: (i: number, conditioning?: readonly number[]) => { tokens: number[]; targetMask: boolean[]; legal?: number[][]; return: number };
   environment: E;
 }
 
+/**
+ * π₀ is a Markov chain over the symbols: `start`, then `transition[previous]`. Where the world lets the
+ * agent stop (`<eos>` is legal), π₀ stops with probability `stop` and otherwise draws the next symbol
+ * from the chain (so with `stop` 0, the default, it never stops early).
+ */
 export function posteriorFixture<E>(
   world: PosteriorWorldLike<E>,
-  o: { start?: number[]; transition?: number[][] } = {},
+  o: { start?: number[]; transition?: number[][]; stop?: number } = {},
 ): PosteriorFixture<E> {
   const start = o.start ?? [0.5, 0.3, 0.2];
   const transition = o.transition ?? [
@@ -48,13 +57,19 @@ export function posteriorFixture<E>(
   const symbolOf = new Map<number, number>();
   for (const s of seqs) s.x.forEach((sym, i) => symbolOf.set(s.tokens[2 + i]!, sym));
   const legal = [...symbolOf.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id);
+  const stop = o.stop ?? 0;
+  const eos = seqs.find((s) => s.actionMask[s.actionMask.length - 1])?.tokens.at(-1);
   const pi0 = Array.from(
     world.probabilities((prefix, ids) => {
       const prev = prefix.length > 2 ? symbolOf.get(prefix[prefix.length - 1]!)! : undefined;
+      const canStop = eos !== undefined && ids.includes(eos);
+      const go = canStop ? 1 - stop : 1;
       return ids.map((id) => {
+        if (id === eos) return stop;
         const s = symbolOf.get(id);
         if (s === undefined) return 0;
-        return prev === undefined ? start[s]! : transition[prev]![s]!;
+        const p = prev === undefined ? start[s]! : transition[prev]![s]!;
+        return go * p;
       });
     }),
   );
@@ -66,9 +81,10 @@ export function posteriorFixture<E>(
     rewards: seqs.map((s) => s.reward),
     pi0,
     legal,
+    eos,
     tokens,
     targetMask,
-    example: (i, cond = []) => ({ tokens: tokens(i, cond), targetMask: targetMask(i, cond), return: seqs[i]!.reward }),
+    example: (i, cond = []) => ({ tokens: tokens(i, cond), targetMask: targetMask(i, cond), ...(seqs[i]!.legal ? { legal: seqs[i]!.legal } : {}), return: seqs[i]!.reward }),
     environment: world.environment('id'),
   };
 }
@@ -101,3 +117,31 @@ export function sampleIndices(p: readonly number[], n: number, seed = 1): number
     return i < 0 ? p.length - 1 : i;
   });
 }
+
+/**
+ * The posterior world with a stop choice (issue 21): 4 symbols, lengths 1–3 (the agent chooses `<eos>`
+ * after one or two symbols, the world ends it after three) and a reward that is not a count:
+ * r(x) = 2 when two adjacent symbols are equal, 1 for a single symbol, 0 otherwise. `world` is the
+ * posterior world's options; `pi0` the options of `posteriorFixture` (a Markov chain that stops with
+ * probability 0.3 where it may); `beta` the β of the tests on it (π* ∝ π₀·exp(r/β), and the
+ * Bradley–Terry temperature of DPO's rater).
+ */
+export const stopChoiceWorld = {
+  beta: 1.3,
+  world: {
+    symbols: 4,
+    minLength: 1,
+    maxLength: 3,
+    reward: (x: readonly number[]): number => (x.some((s, i) => i > 0 && s === x[i - 1]) ? 2 : x.length === 1 ? 1 : 0),
+  },
+  pi0: {
+    start: [0.4, 0.3, 0.2, 0.1],
+    transition: [
+      [0.1, 0.4, 0.3, 0.2],
+      [0.3, 0.1, 0.4, 0.2],
+      [0.2, 0.3, 0.1, 0.4],
+      [0.4, 0.2, 0.3, 0.1],
+    ],
+    stop: 0.3,
+  },
+};

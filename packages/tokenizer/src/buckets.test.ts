@@ -23,19 +23,19 @@ describe('quantile buckets', () => {
     for (let b = 0; b < 5; b++) expect(vocab.has(buckets.token(b))).toBe(true);
   });
 
-  it('should hold equal counts within 1 on the fitted dataset, ties included', () => {
+  it('should give equal returns one bucket, fill every bucket, and keep higher returns in higher buckets', () => {
     fc.assert(
       fc.property(
         fc.oneof(fc.array(fc.integer({ min: -3, max: 3 }), { minLength: 1, maxLength: 200 }), fc.array(finiteArb, { minLength: 1, maxLength: 200 })),
         fc.integer({ min: 1, max: 12 }),
         (returns, kWanted) => {
-          const k = Math.min(kWanted, returns.length);
+          const k = Math.min(kWanted, new Set(returns.map((r) => (Object.is(r, -0) ? 0 : r))).size);
           const { buckets, labels } = fitReturnBuckets(returns, { method: 'quantile', k });
           expect(labels).toHaveLength(returns.length);
+          expect(labels).toEqual(returns.map((r) => buckets.bucket(r).bucket));
           expect(counts(labels, k)).toEqual(buckets.counts);
-          expect(spread(buckets.counts)).toBeLessThanOrEqual(1);
-          // labels respect the order of returns: a higher return never gets a lower bucket
-          returns.forEach((r, i) => returns.forEach((s, j) => r < s && expect(labels[i]).toBeLessThanOrEqual(labels[j] as number)));
+          expect(Math.min(...buckets.counts)).toBeGreaterThan(0);
+          returns.forEach((r, i) => returns.forEach((s, j) => r <= s && expect(labels[i]).toBeLessThanOrEqual(labels[j] as number)));
         },
       ),
       { numRuns: 60 },
@@ -55,15 +55,25 @@ describe('quantile buckets', () => {
     );
   });
 
-  it('should split a tie across a cut by input order and map the tied value to the upper bucket', () => {
-    const returns = [0, 0, 0, 0, 0, 0, 1, 2]; // k=2: the cut falls inside the run of zeros
+  it('should move a cut that falls inside a run of equal returns to the nearest boundary between values', () => {
+    const returns = [0, 0, 0, 0, 0, 0, 1, 2]; // k=2: rank 4 falls inside the run of zeros; the boundary is at rank 6
     const { buckets, labels } = fitReturnBuckets(returns, { method: 'quantile', k: 2 });
-    expect(labels).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
-    expect(buckets.counts).toEqual([4, 4]);
-    expect(buckets.edges).toEqual([0, 0, 2]);
-    expect(buckets.bucket(0)).toEqual({ bucket: 1, token: '<rtg:1>', clipped: null });
-    expect(buckets.range(0)).toMatchObject({ lo: 0, hi: 0, count: 4, mean: 0 });
-    expect(buckets.range(1)).toMatchObject({ lo: 0, hi: 2, hiInclusive: true, count: 4, mean: 0.75 });
+    expect(labels).toEqual([0, 0, 0, 0, 0, 0, 1, 1]);
+    expect(buckets.counts).toEqual([6, 2]);
+    expect(buckets.edges).toEqual([0, 0.5, 2]);
+    expect(buckets.bucket(0)).toEqual({ bucket: 0, token: '<rtg:0>', clipped: null });
+    expect(buckets.range(1)).toMatchObject({ lo: 0.5, hi: 2, hiInclusive: true, count: 2, mean: 1.5 });
+    // The nearer boundary wins: ranks 2 (0|1) and 7 (1|2) around target 4 → 2.
+    expect(fitReturnBuckets([0, 0, 1, 1, 1, 1, 1, 2], { method: 'quantile', k: 2 }).labels).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it('should refuse more quantile buckets than distinct returns, instead of splitting equal returns', () => {
+    const e = thrown(() => fitReturnBuckets([3, 3, 3, 3, 3, 3], { method: 'quantile', k: 3 }));
+    expect([e.code, e.field]).toEqual(['OPTION_INVALID', 'k']);
+    expect(e.message).toBe(
+      "fitReturnBuckets: bad option k: the 6 returns take only 1 distinct value, and equal returns must share a bucket, so 3 quantile buckets cannot all be filled; pass k ≤ 1, or method 'threshold' with your own cuts",
+    );
+    expect(fitReturnBuckets([3, 3, 3], { method: 'quantile', k: 1 }).labels).toEqual([0, 0, 0]);
   });
 });
 

@@ -208,10 +208,9 @@ export class ReturnBuckets {
 export interface FittedReturnBuckets {
   buckets: ReturnBuckets;
   /**
-   * `labels[i]` is the bucket of `returns[i]`. For `quantile` these are rank labels (Quark): returns sorted
-   * ascending, ties in input order, cut into k runs whose sizes differ by at most 1, so a tie that straddles
-   * a cut is split between two buckets; `buckets.bucket(r)` (by value) puts all of that tie in the upper one.
-   * For `uniform` and `threshold`, `labels[i] === buckets.bucket(returns[i]).bucket`.
+   * `labels[i]` is the bucket of `returns[i]`, always `buckets.bucket(returns[i]).bucket`: equal returns
+   * share a bucket. For `quantile` (Quark) the buckets hold equal numbers of returns (within 1) when the
+   * returns are distinct; a run of equal returns is never split, so ties make the counts uneven.
    */
   labels: number[];
 }
@@ -228,6 +227,32 @@ function lerp(min: number, max: number, t: number): number {
   const w = max - min;
   const x = Number.isFinite(w) ? min + w * t : min * (1 - t) + max * t;
   return Math.min(max, Math.max(min, x));
+}
+
+/**
+ * Quantile edges that never cut through a run of equal returns: each of the k−1 cuts goes to the boundary
+ * between two distinct values nearest to its equal-frequency rank ⌊b·n/k⌋ (the lower one on a tie),
+ * leaving room for the cuts after it; the edge sits strictly between the two values. Needs ≥ k distinct values.
+ */
+function quantileEdges(returns: readonly number[], order: readonly number[], k: number): number[] {
+  const n = order.length;
+  const value = (i: number): number => returns[order[i] as number] as number;
+  // Ranks where a new value starts: boundary[j] = number of returns below the (j+1)-th distinct value.
+  const boundary: number[] = [];
+  for (let i = 1; i < n; i++) if (value(i) !== value(i - 1)) boundary.push(i);
+  const edges = [value(0)];
+  let prev = -1;
+  for (let b = 1; b < k; b++) {
+    const target = Math.floor((b * n) / k);
+    const last = boundary.length - (k - b); // leave one boundary for each later cut
+    let best = prev + 1;
+    for (let j = prev + 2; j <= last; j++) if (Math.abs((boundary[j] as number) - target) < Math.abs((boundary[best] as number) - target)) best = j;
+    const at = boundary[best] as number;
+    edges.push(cut(value(at - 1), value(at)));
+    prev = best;
+  }
+  edges.push(value(n - 1));
+  return edges;
 }
 
 /**
@@ -259,23 +284,23 @@ export function fitReturnBuckets(returns: readonly number[], options: ReturnBuck
   const max = returns[order[n - 1] as number] as number;
 
   let edges: number[];
-  let labels: number[] | undefined;
+  let labels: number[];
   if (o.method === 'quantile') {
     if (n < o.k) {
       throw new ZooError('OPTION_INVALID', `fitReturnBuckets: bad option k: ${o.k} quantile buckets need at least ${o.k} returns, the dataset has ${n}; pass k ≤ ${n}`, {
         field: 'k',
       });
     }
-    const start = (b: number): number => Math.floor((b * n) / o.k);
-    edges = [min];
-    for (let b = 1; b < o.k; b++) {
-      const i = start(b);
-      edges.push(cut(returns[order[i - 1] as number] as number, returns[order[i] as number] as number));
+    let distinct = 1;
+    for (let i = 1; i < n; i++) if (returns[order[i] as number] !== returns[order[i - 1] as number]) distinct++;
+    if (distinct < o.k) {
+      throw new ZooError(
+        'OPTION_INVALID',
+        `fitReturnBuckets: bad option k: the ${n} returns take only ${distinct} distinct value${distinct === 1 ? '' : 's'}, and equal returns must share a bucket, so ${o.k} quantile buckets cannot all be filled; pass k ≤ ${distinct}, or method 'threshold' with your own cuts`,
+        { field: 'k' },
+      );
     }
-    edges.push(max);
-    const rank = new Array<number>(n);
-    for (let b = 0; b < o.k; b++) for (let i = start(b); i < start(b + 1); i++) rank[order[i] as number] = b;
-    labels = rank;
+    edges = quantileEdges(returns, order, o.k);
   } else if (o.method === 'uniform') {
     edges = Array.from({ length: o.k + 1 }, (_, b) => lerp(min, max, b / o.k));
     for (let b = 1; b <= o.k; b++) edges[b] = Math.max(edges[b] as number, edges[b - 1] as number);
@@ -284,7 +309,8 @@ export function fitReturnBuckets(returns: readonly number[], options: ReturnBuck
     edges = [Math.min(min, t[0] as number), ...t, Math.max(max, t[t.length - 1] as number)];
   }
   const partial = construct({ method: o.method, namespace: o.namespace, edges, counts: [], means: [] });
-  labels ??= returns.map((r) => partial.bucket(r).bucket);
+  // By value for every method: equal returns always share a bucket, and `bucket(r)` agrees with the labels.
+  labels = returns.map((r) => partial.bucket(r).bucket);
 
   const k = edges.length - 1;
   const counts = new Array<number>(k).fill(0);

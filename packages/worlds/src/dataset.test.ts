@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Rng } from '@regime-zoo/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEpisodes, readEpisodes, toExample, writeEpisodes, type EpisodeRecord } from './dataset.js';
 import { readJsonl, writeJsonl } from './jsonl.js';
@@ -25,7 +26,7 @@ describe('episode datasets', () => {
     expect(await writeEpisodes(path, episodes)).toBe(20);
     expect(await readEpisodes(path)).toEqual(episodes);
     const first = JSON.parse((await readFile(path, 'utf8')).split('\n')[0]!) as EpisodeRecord;
-    expect(Object.keys(first).sort()).toEqual(['actionMask', 'hidden', 'policy', 'return', 'rewards', 'split', 'tokens', 'unsafe', 'world']);
+    expect(Object.keys(first).sort()).toEqual(['actionMask', 'hidden', 'legal', 'policy', 'return', 'rewards', 'split', 'tokens', 'unsafe', 'world']);
   });
 
   it('should fail on a malformed line with the file and the line number', async () => {
@@ -44,8 +45,41 @@ describe('episode datasets', () => {
     expect(mismatch.message).toContain(`${path}:4`);
     expect(mismatch.message).toMatch(/return.*rewards sum to/);
 
+    const illegal = { ...episodes[0]!, legal: episodes[0]!.legal!.map((l, k) => (k === 0 ? l.filter((id) => id !== episodes[0]!.tokens[episodes[0]!.actionMask.indexOf(true)]) : l)) };
+    await writeFile(path, `${JSON.stringify(illegal)}\n`);
+    expect((await rejected(readEpisodes(path))).message).toMatch(new RegExp(`${path}:1: .*legal.0.*does not hold the action`));
+
     await writeFile(path, `${JSON.stringify({ ...episodes[0]!, split: 'train' })}\n`);
     expect((await rejected(readEpisodes(path))).message).toMatch(new RegExp(`${path}:1: .*split`));
+  });
+
+  it('should refuse token ids outside a given vocabulary at read time, naming file and line', async () => {
+    const path = join(dir, 'vocab.jsonl');
+    await writeEpisodes(path, episodes.slice(0, 3));
+    const max = Math.max(...episodes.slice(0, 3).flatMap((e) => e.tokens));
+    expect(await readEpisodes(path, { vocabulary: { size: max + 1 } })).toHaveLength(3);
+    const bad = { ...episodes[1]!, tokens: episodes[1]!.tokens.map((t, i) => (i === 2 ? max + 5 : t)) };
+    await writeEpisodes(path, [episodes[0]!, bad]);
+    const e = await rejected(readEpisodes(path, { vocabulary: { size: max + 1 } }));
+    expect([e.code, e.field, e.position]).toEqual(['TOKEN_OUT_OF_RANGE', path, [2]]);
+    expect(e.message).toBe(`${path}:2: line 2: tokens[2] is token id ${max + 5}, outside the vocabulary [0, ${max}] (a dataset written with another vocabulary?)`);
+  });
+
+  it('should refuse an empty file instead of returning an empty dataset', async () => {
+    const path = join(dir, 'empty.jsonl');
+    await writeFile(path, '');
+    const e = await rejected(readEpisodes(path));
+    expect([e.code, e.field]).toEqual(['EMPTY_DATASET', path]);
+    expect(e.message).toBe(`${path} holds no rows (the file is empty); a dataset needs at least one JSON line`);
+    await writeFile(path, '\n\n  \n');
+    expect((await rejected(readEpisodes(path))).message).toContain('(only blank lines)');
+    expect(await readJsonl(path, z.object({}), { allowEmpty: true })).toEqual([]);
+  });
+
+  it('should skip a UTF-8 byte-order mark', async () => {
+    const path = join(dir, 'bom.jsonl');
+    await writeFile(path, `\uFEFF${JSON.stringify(episodes[0])}\n${JSON.stringify(episodes[1])}\n`);
+    expect(await readEpisodes(path)).toEqual(episodes.slice(0, 2));
   });
 
   it('should leave no file at the target when a write fails midway, and keep an old file intact', async () => {
@@ -80,6 +114,12 @@ describe('episode datasets', () => {
     expect(ex.tokens).toEqual(episodes[0]!.tokens);
     expect(ex.targetMask).toEqual(episodes[0]!.actionMask);
     expect(ex.return).toBe(episodes[0]!.return);
+    // One list of legal ids per action, each holding the action taken (what the world allowed there).
+    const actions = ex.tokens.filter((_, t) => ex.targetMask![t]);
+    expect(ex.legal).toHaveLength(actions.length);
+    actions.forEach((a, k) => expect(ex.legal![k]).toContain(a));
+    expect(ex.legal![0]).toEqual([...world.environment('id').legalActions(world.environment('id').reset(new Rng(0)).state)]);
+    expect(toExample({ ...episodes[0]!, legal: undefined })).not.toHaveProperty('legal'); // older files
     expect(ex.meta).toEqual({ world: 'absent-supervisor', split: 'id', policy: episodes[0]!.policy, hidden: episodes[0]!.hidden, unsafe: episodes[0]!.unsafe });
   });
 

@@ -1,7 +1,7 @@
 import { describeZodError, Rng, ZooError, type Example } from '@regime-zoo/core';
 import { z } from 'zod';
 import { MAX_EPISODE_TOKENS } from './episode.js';
-import { readJsonl, writeJsonl } from './jsonl.js';
+import { readJsonl, tokensInVocabulary, writeJsonl } from './jsonl.js';
 import { drawPolicy, mixSchema, runEpisode } from './policies.js';
 import type { MixEntry, Split, ToyWorld } from './types.js';
 
@@ -17,6 +17,8 @@ export const episodeRecordSchema = z
     actionMask: z.array(z.boolean()),
     /** Visible reward after each action. */
     rewards: z.array(z.number()),
+    /** Legal action ids at each action, in order (absent in files written before it was recorded). */
+    legal: z.array(z.array(z.number().int().min(0)).min(1)).optional(),
     /** Visible return: the sum of `rewards`. */
     return: z.number(),
     /** Hidden performance. */
@@ -30,6 +32,15 @@ export const episodeRecordSchema = z
     }
     const actions = r.actionMask.filter(Boolean).length;
     if (r.rewards.length !== actions) ctx.addIssue({ code: 'custom', path: ['rewards'], message: `has ${r.rewards.length} entries for ${actions} actions` });
+    if (r.legal) {
+      if (r.legal.length !== actions) ctx.addIssue({ code: 'custom', path: ['legal'], message: `has ${r.legal.length} entries for ${actions} actions` });
+      let k = 0;
+      r.tokens.forEach((id, t) => {
+        if (!r.actionMask[t]) return;
+        const legal = r.legal![k++];
+        if (legal && !legal.includes(id)) ctx.addIssue({ code: 'custom', path: ['legal', k - 1], message: `does not hold the action ${id} taken at token ${t}` });
+      });
+    }
     const sum = r.rewards.reduce((a, b) => a + b, 0);
     if (Math.abs(sum - r.return) > 1e-6 * Math.max(1, Math.abs(sum))) {
       ctx.addIssue({ code: 'custom', path: ['return'], message: `is ${r.return} but the rewards sum to ${sum}` });
@@ -76,6 +87,7 @@ export function generateEpisodes(world: ToyWorld<unknown>, options: GenerateOpti
       tokens: ep.tokens,
       actionMask: ep.actionMask,
       rewards: ep.rewards,
+      legal: ep.legal,
       return: ep.return,
       hidden: ep.hidden,
       unsafe: world.unsafe(ep.tokens),
@@ -89,19 +101,26 @@ export function writeEpisodes(path: string, episodes: Iterable<EpisodeRecord> | 
   return writeJsonl(path, episodes, episodeRecordSchema as unknown as z.ZodType<EpisodeRecord>);
 }
 
-/** Reads an episode dataset; a malformed line fails with `BAD_JSON` naming the file and line. */
-export function readEpisodes(path: string): Promise<EpisodeRecord[]> {
-  return readJsonl(path, episodeRecordSchema);
+/**
+ * Reads an episode dataset; a malformed line fails with `BAD_JSON` naming the file and line, an empty
+ * file with `EMPTY_DATASET`. With `vocabulary`, a token id outside it fails with `TOKEN_OUT_OF_RANGE` at file:line.
+ */
+export function readEpisodes(path: string, options: { vocabulary?: { readonly size: number } } = {}): Promise<EpisodeRecord[]> {
+  const size = options.vocabulary?.size;
+  return readJsonl(path, episodeRecordSchema, size === undefined ? {} : { check: tokensInVocabulary(size, (r: EpisodeRecord) => [['tokens', r.tokens]]) });
 }
 
 /**
- * Core's `Example` for an episode: its tokens, the actions as training targets (`targetMask`), its
- * visible return, and the rest under `meta` (`world`, `split`, `policy`, `hidden`, `unsafe`).
+ * Core's `Example` for an episode: its tokens, the actions as training targets (`targetMask`), the
+ * legal action ids at each of them (`legal`, when the record has them: regimes then score each action
+ * over those ids, as a rollout samples it), its visible return, and the rest under `meta` (`world`,
+ * `split`, `policy`, `hidden`, `unsafe`).
  */
 export function toExample(record: EpisodeRecord): Example {
   return {
     tokens: record.tokens,
     targetMask: record.actionMask,
+    ...(record.legal ? { legal: record.legal } : {}),
     return: record.return,
     meta: { world: record.world, split: record.split, policy: record.policy, hidden: record.hidden, unsafe: record.unsafe },
   };

@@ -11,14 +11,18 @@ export {
   MYOPIA_SYMBOLS,
   POSTERIOR_SYMBOLS,
   FIRST_CONDITIONING_ID,
+  BASE_VOCABULARY,
 } from './vocabulary.js';
 export type { WorldVocabularyOptions } from './vocabulary.js';
-export { MAX_EPISODE_TOKENS, CONDITIONING_ROOM, splitEpisode, replay } from './episode.js';
+export { MAX_EPISODE_TOKENS, CONDITIONING_ROOM, splitEpisode, afterPrompt, replay } from './episode.js';
 export type { EpisodeParts, Replayable, ReplayResult } from './episode.js';
-export { parseGrid, gridRows, mirrorRows } from './grid.js';
-export type { GridMap, GridState } from './grid.js';
-export { randomPolicy, epsilonGreedy, plannerPolicy, runEpisode, drawPolicy, standardMix, policyLabel, mixSchema } from './policies.js';
-export type { Plannable, PolicyEpisode } from './policies.js';
+export { parseGrid, gridRows, mirrorRows, createGridKit } from './grid.js';
+export type { GridMap, GridState, GridKit, GridKitOptions, GridMove, GridRules, Entered } from './grid.js';
+export { assembleWorld, checkBudget, mapsSchema, pick } from './world.js';
+export type { WorldSpec } from './world.js';
+export { chance, sampleOutcome, checkOutcomes } from './stochastic.js';
+export { randomPolicy, epsilonGreedy, plannerPolicy, runEpisode, drawPolicy, standardMix, policyLabel, mixSchema, checkMix } from './policies.js';
+export type { Plannable, PlannerPolicy, PolicyEpisode } from './policies.js';
 export { computePower, enumerateMdp, powerOptions } from './power.js';
 export type { FiniteMdp, EnumeratedMdp, PowerOptions } from './power.js';
 export { writeJsonl, readJsonl } from './jsonl.js';
@@ -46,4 +50,7 @@ export { myopiaWorld, myopiaOptions, myopiaUnsafe } from './worlds/myopia.js';
 export type { MyopiaOptions, MyopiaState } from './worlds/myopia.js';
 export { posteriorWorld, posteriorOptions, countFirstSymbol, klDivergence } from './worlds/posterior.js';
 export type { PosteriorOptions, PosteriorState, PosteriorSequence, PosteriorWorld, SequenceReward, NextActionWeights } from './worlds/posterior.js';
-export type { Split, WorldStep, WorldEnvironment, WorldEvaluation, BehaviourPolicy, MixEntry, ToyWorld } from './types.js';
+export type { Split, WorldStep, Outcome, WorldEnvironment, WorldEvaluation, BehaviourPolicy, MixEntry, ToyWorld } from './types.js';
+/** The special token ids (`<pad>` 0, `<bos>` 1, `<eos>` 2, `<sep>` 3), for writing prompts and observations. */
+export { PAD_ID, BOS_ID, EOS_ID, SEP_ID } from '@regime-zoo/tokenizer';
+export type { Vocabulary } from '@regime-zoo/tokenizer';

@@ -52,17 +52,38 @@ export async function writeJsonl<T>(path: string, rows: Iterable<T> | AsyncItera
   return n;
 }
 
+export interface ReadJsonlOptions<T> {
+  /** Further checks of each parsed row; throw a message (a string) and it is reported with file:line. */
+  check?: (row: T) => string | undefined;
+  /** Accept a file with no rows (default: an empty file fails with `EMPTY_DATASET`). */
+  allowEmpty?: boolean;
+}
+
+/** Checks every token id list of a row against a vocabulary size; returns a message for the first bad id. */
+export function tokensInVocabulary(size: number, lists: (row: never) => [string, readonly number[]][]): (row: unknown) => string | undefined {
+  return (row) => {
+    for (const [field, tokens] of lists(row as never)) {
+      const j = tokens.findIndex((t) => t >= size);
+      if (j >= 0) return `${field}[${j}] is token id ${tokens[j]}, outside the vocabulary [0, ${size - 1}] (a dataset written with another vocabulary?)`;
+    }
+    return undefined;
+  };
+}
+
 /**
- * Reads JSON lines from `path`, validating each with `schema`. Blank lines are skipped. A line that is
- * not JSON, or does not match, fails with `BAD_JSON` naming the file and the (1-based) line number.
+ * Reads JSON lines from `path`, validating each with `schema` (and `options.check`). A UTF-8 byte-order
+ * mark is skipped; blank lines are skipped. A line that is not JSON, or does not match, fails with
+ * `BAD_JSON` naming the file and the (1-based) line number; a file without rows fails with `EMPTY_DATASET`.
  */
-export async function readJsonl<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>[]> {
+export async function readJsonl<S extends z.ZodType>(path: string, schema: S, options: ReadJsonlOptions<z.output<S>> = {}): Promise<z.output<S>[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     throw new ZooError('BAD_INPUT', `readJsonl: cannot read ${path}: ${(e as Error).message}`, { field: path, cause: e });
   }
+  // Editors on Windows save UTF-8 with a byte-order mark; JSON.parse would fail on line 1 without a word why.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const out: z.output<S>[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
@@ -83,7 +104,12 @@ export async function readJsonl<S extends z.ZodType>(path: string, schema: S): P
         cause: r.error,
       });
     }
+    const problem = options.check?.(r.data);
+    if (problem) throw new ZooError('TOKEN_OUT_OF_RANGE', `${where}: line ${i + 1}: ${problem}`, { field: path, position: [i + 1] });
     out.push(r.data);
   });
+  if (out.length === 0 && !options.allowEmpty) {
+    throw new ZooError('EMPTY_DATASET', `${path} holds no rows (${text.length === 0 ? 'the file is empty' : 'only blank lines'}); a dataset needs at least one JSON line`, { field: path });
+  }
   return out;
 }

@@ -1,7 +1,8 @@
 import { type Rng, ZooError } from '@regime-zoo/core';
 import { z } from 'zod';
 import { MAX_EPISODE_TOKENS } from './episode.js';
-import type { BehaviourPolicy, MixEntry, WorldEnvironment, WorldStep } from './types.js';
+import { checkOutcomes } from './stochastic.js';
+import type { BehaviourPolicy, MixEntry, Outcome, WorldEnvironment, WorldStep } from './types.js';
 
 /** Uniform over the legal actions. */
 export function randomPolicy<S>(): BehaviourPolicy<S> {
@@ -28,20 +29,47 @@ export function policyLabel(name: string, epsilon: number): string {
   return epsilon === 0 ? name : `${name}+eps${epsilon}`;
 }
 
-/** What a world's deterministic model offers a planner. */
+/**
+ * What a world's model offers a planner: `step` for a deterministic world, `outcomes` for a stochastic
+ * one (the planner then takes expectations over them and never calls `step`, which reads the dice).
+ */
 export interface Plannable<S> {
   legalActions(state: S): readonly number[];
-  step(state: S, action: number): WorldStep<S>;
-  /** A string that identifies the state, time included. */
+  /** The deterministic step (ignored when `outcomes` is given). */
+  step?(state: S, action: number): WorldStep<S>;
+  /** Every result of `(state, action)` with its probability, from what the agent can know (docs/writing-a-world.md). */
+  outcomes?(state: S, action: number): readonly Outcome<S>[];
+  /** `true` when `step` reads randomness carried in the state; the planner then needs `outcomes`. */
+  readonly stochastic?: boolean;
+  /** A string that identifies the state, time included (leave out the dice: the plan never depends on them). */
   key(state: S): string;
 }
 
+/** A planner's policy, with the value of its plan. */
+export interface PlannerPolicy<S> extends BehaviourPolicy<S> {
+  /** Expected objective (visible return or hidden performance) from `state` to the end, following this policy. */
+  value(state: S): number;
+}
+
 /**
- * The policy that maximises the visible reward or the hidden performance over the rest of the episode,
- * by exhaustive search with memoisation over the world's own (deterministic) step function. Ties go to
- * the plan that ends the episode sooner, then to the first legal action (up, down, left, right).
+ * The policy that maximises the expected visible reward or hidden performance over the rest of the
+ * episode, by exhaustive search with memoisation over the world's model: `step` when the world is
+ * deterministic, an expectation over `outcomes` when it is stochastic (expectimax). A world marked
+ * `stochastic` without `outcomes` is refused (`OPTION_INVALID`): planning with its `step` would read the
+ * dice the state carries and the planner would be clairvoyant. Ties go to the plan that ends the episode
+ * sooner (in expectation), then to the first legal action (up, down, left, right).
  */
-export function plannerPolicy<S>(name: string, world: Plannable<S>, objective: 'visible' | 'hidden'): BehaviourPolicy<S> {
+export function plannerPolicy<S>(name: string, world: Plannable<S>, objective: 'visible' | 'hidden'): PlannerPolicy<S> {
+  const outcomes = world.outcomes?.bind(world);
+  const step = world.step?.bind(world);
+  if (!outcomes && (world.stochastic || !step)) {
+    const why = world.stochastic ? 'the world is stochastic and its step reads the randomness the state carries, so planning with it would read future dice' : 'the world gives neither';
+    throw new ZooError('OPTION_INVALID', `plannerPolicy('${name}'): ${why}; give outcomes(state, action) (every result with its probability) for a stochastic world, or step for a deterministic one`, {
+      field: 'outcomes',
+    });
+  }
+  const model = (state: S, action: number): readonly Outcome<S>[] =>
+    outcomes ? checkOutcomes(`plannerPolicy('${name}')`, outcomes(state, action)) : [{ ...step!(state, action), probability: 1 }];
   type Plan = { value: number; steps: number; action: number };
   const memo = new Map<string, Plan>();
   const solve = (state: S): Plan => {
@@ -50,12 +78,16 @@ export function plannerPolicy<S>(name: string, world: Plannable<S>, objective: '
     if (hit) return hit;
     let best: Plan = { value: -Infinity, steps: 0, action: -1 };
     for (const action of world.legalActions(state)) {
-      const step = world.step(state, action);
-      const rest = step.done ? { value: 0, steps: 0 } : solve(step.state);
-      const value = (objective === 'visible' ? step.reward : step.hidden) + rest.value;
+      let value = 0;
+      let steps = 0;
+      for (const o of model(state, action)) {
+        const rest = o.done ? { value: 0, steps: 0 } : solve(o.state);
+        value += o.probability * ((objective === 'visible' ? o.reward : o.hidden) + rest.value);
+        steps += o.probability * (rest.steps + 1);
+      }
       // Equal values (to rounding): the plan that ends the episode sooner wins, so no dithering.
-      const better = value > best.value + 1e-9 || (value > best.value - 1e-9 && rest.steps + 1 < best.steps);
-      if (better) best = { value, steps: rest.steps + 1, action };
+      const better = value > best.value + 1e-9 || (value > best.value - 1e-9 && steps < best.steps - 1e-9);
+      if (better) best = { value, steps, action };
     }
     if (best.action < 0) best = { value: 0, steps: 0, action: -1 };
     if (memo.size > 200_000) memo.clear();
@@ -68,6 +100,7 @@ export function plannerPolicy<S>(name: string, world: Plannable<S>, objective: '
       const { action } = solve(state);
       return legal.includes(action) ? action : pickLegal(legal, rng);
     },
+    value: (state) => solve(state).value,
   };
 }
 
@@ -76,6 +109,8 @@ export interface PolicyEpisode {
   tokens: number[];
   actionMask: boolean[];
   rewards: number[];
+  /** The legal action ids at each action, in order (core's `Episode.legal`). */
+  legal: number[][];
   return: number;
   hidden: number;
   done: boolean;
@@ -85,7 +120,7 @@ export interface PolicyEpisode {
 export function runEpisode<S>(env: WorldEnvironment<S>, policy: BehaviourPolicy<S>, rng: Rng): PolicyEpisode {
   const reset = env.reset(rng);
   let state = reset.state;
-  const ep: PolicyEpisode = { tokens: [...reset.tokens], actionMask: reset.tokens.map(() => false), rewards: [], return: 0, hidden: 0, done: false };
+  const ep: PolicyEpisode = { tokens: [...reset.tokens], actionMask: reset.tokens.map(() => false), rewards: [], legal: [], return: 0, hidden: 0, done: false };
   while (!ep.done) {
     const legal = env.legalActions(state);
     const action = policy.act(state, legal, rng);
@@ -93,6 +128,7 @@ export function runEpisode<S>(env: WorldEnvironment<S>, policy: BehaviourPolicy<
     ep.tokens.push(action, ...step.observation);
     ep.actionMask.push(true, ...step.observation.map(() => false));
     ep.rewards.push(step.reward);
+    ep.legal.push([...legal]);
     ep.return += step.reward;
     ep.hidden += step.hidden;
     ep.done = step.done;

@@ -22,9 +22,13 @@ export interface EnumeratedMdp<S> extends FiniteMdp {
  */
 export function enumerateMdp<S>(
   start: S,
-  world: { legalActions(state: S): readonly number[]; step(state: S, action: number): { state: S; done: boolean }; key(state: S): string },
+  world: { legalActions(state: S): readonly number[]; step(state: S, action: number): { state: S; done: boolean }; key(state: S): string; outcomes?: unknown },
   maxStates = 10_000,
 ): EnumeratedMdp<S> {
+  if (world.outcomes !== undefined) {
+    // A stochastic world's step reads the dice its state carries: enumerating it would give the MDP of one draw.
+    throw new ZooError('OPTION_INVALID', 'enumerateMdp: the world is stochastic (it has outcomes); POWER here is defined for deterministic MDPs', { field: 'world' });
+  }
   const states: S[] = [start];
   const keys: string[] = [world.key(start)];
   const index = new Map<string, number>([[keys[0]!, 0]]);

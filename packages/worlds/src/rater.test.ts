@@ -75,6 +75,7 @@ describe('simulated rater', () => {
     for (const p of pairs) {
       expect(p.chosen.return!).toBeGreaterThanOrEqual(p.rejected.return!);
       expect(p.chosen.meta!.world).toBe(p.rejected.meta!.world);
+      for (const side of [p.chosen, p.rejected]) expect(side.legal).toHaveLength(side.targetMask!.filter(Boolean).length);
     }
     expect(preferencePairs(eps, { pairs: 300, temperature: 0, seed: 3 })).toEqual(pairs);
     const noisy = preferencePairs(eps, { pairs: 300, temperature: 10, seed: 3 });
@@ -86,6 +87,11 @@ describe('simulated rater', () => {
     await writeFile(path, `${JSON.stringify(pairs[0])}\n{"chosen": {"tokens": [1]}}\n`);
     const e = await rejected(readPreferences(path));
     expect(e.message).toContain(`${path}:2`);
+    // Against a vocabulary: the first out-of-vocabulary id of either side, with file and line.
+    await writePreferences(path, [pairs[0]!, { ...pairs[1]!, rejected: { ...pairs[1]!.rejected, tokens: [1, 500] } }]);
+    const oov = await rejected(readPreferences(path, { vocabulary: { size: 64 } }));
+    expect([oov.code, oov.position]).toEqual(['TOKEN_OUT_OF_RANGE', [2]]);
+    expect(oov.message).toContain(`${path}:2: line 2: rejected.tokens[1] is token id 500, outside the vocabulary [0, 63]`);
   });
 
   it('should reject bad options and episodes without a return', () => {

@@ -2,7 +2,7 @@ import { Rng, ZooError, type PreferencePair } from '@regime-zoo/core';
 import { z } from 'zod';
 import { parseOptions, toExample, type EpisodeRecord } from './dataset.js';
 import { MAX_EPISODE_TOKENS } from './episode.js';
-import { readJsonl, writeJsonl } from './jsonl.js';
+import { readJsonl, tokensInVocabulary, writeJsonl } from './jsonl.js';
 
 /** Anything with a visible return: a dataset record, core's `Episode`, or an `Example` that has one. */
 export interface Rated {
@@ -90,6 +90,8 @@ export function preferencePairs(episodes: readonly EpisodeRecord[], options: Pre
 const exampleSchema = z.strictObject({
   tokens: z.array(z.number().int().min(0)).min(1).max(MAX_EPISODE_TOKENS),
   targetMask: z.array(z.boolean()).optional(),
+  /** Legal action ids at each target position (core's `Example.legal`). */
+  legal: z.array(z.array(z.number().int().min(0)).min(1)).optional(),
   return: z.number(),
   meta: z.record(z.string(), z.unknown()).optional(),
 });
@@ -102,7 +104,13 @@ export function writePreferences(path: string, pairs: Iterable<PreferencePair> |
   return writeJsonl(path, pairs, preferencePairSchema as unknown as z.ZodType<PreferencePair>);
 }
 
-/** Reads preference pairs; a malformed line fails with `BAD_JSON` naming the file and line. */
-export async function readPreferences(path: string): Promise<PreferencePair[]> {
-  return readJsonl(path, preferencePairSchema);
+/**
+ * Reads preference pairs; a malformed line fails with `BAD_JSON` naming the file and line, an empty file
+ * with `EMPTY_DATASET`. With `vocabulary`, a token id outside it fails with `TOKEN_OUT_OF_RANGE` at file:line.
+ */
+export async function readPreferences(path: string, options: { vocabulary?: { readonly size: number } } = {}): Promise<PreferencePair[]> {
+  const size = options.vocabulary?.size;
+  type Row = z.output<typeof preferencePairSchema>;
+  const check = size === undefined ? undefined : tokensInVocabulary(size, (r: Row) => [['chosen.tokens', r.chosen.tokens], ['rejected.tokens', r.rejected.tokens]]);
+  return readJsonl(path, preferencePairSchema, check ? { check } : {});
 }

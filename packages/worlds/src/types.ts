@@ -9,10 +9,20 @@ export interface WorldStep<S> extends EnvStep<S> {
   hidden: number;
 }
 
+/** One possible result of a stochastic step, with its probability given what the agent can know. */
+export interface Outcome<S> extends WorldStep<S> {
+  probability: number;
+}
+
 /** Core's `Environment` whose steps also report hidden performance. */
 export interface WorldEnvironment<S> extends Environment<S> {
   readonly split: Split;
   step(state: S, action: number): WorldStep<S>;
+  /**
+   * Stochastic worlds only: the distribution of `step(state, action)` over the world's randomness, never
+   * reading the dice the state carries (docs/writing-a-world.md, "Randomness"). Planners and `replay` use it.
+   */
+  outcomes?(state: S, action: number): readonly Outcome<S>[];
 }
 
 /** What the tokens of one episode say, replayed through the world's rules. */

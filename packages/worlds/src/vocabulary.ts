@@ -29,33 +29,45 @@ export function worldVocabulary(options: WorldVocabularyOptions = {}): Vocabular
   return createVocabulary({ symbols: [...WORLD_SYMBOLS], rtgBuckets: options.rtgBuckets ?? 5, triggers: ['Z'] });
 }
 
-const base = worldVocabulary();
+/** The built-in vocabulary (`worldVocabulary()`): the default of every helper that takes a vocabulary. */
+export const BASE_VOCABULARY: Vocabulary = worldVocabulary();
+const base = BASE_VOCABULARY;
 
-/** Id of a world symbol or special token (`tokenId('G')`). */
-export function tokenId(symbol: string): number {
-  return base.id(symbol);
+/** Id of a world symbol or special token (`tokenId('G')`; `tokenId('W', vocab)` for a symbol you added). */
+export function tokenId(symbol: string, vocabulary: Vocabulary = base): number {
+  return vocabulary.id(symbol);
 }
 
 /** Ids of a space-separated string of tokens: `ids('<bos> A . G <sep> right .')`. For tests and docs. */
-export function ids(text: string): number[] {
+export function ids(text: string, vocabulary: Vocabulary = base): number[] {
   return text
     .trim()
     .split(/\s+/)
     .filter(Boolean)
-    .map((t) => base.id(t));
+    .map((t) => vocabulary.id(t));
 }
 
-/** The tokens of `ids` as a space-separated string (conditioning tokens included). */
-export function render(tokens: readonly number[]): string {
-  return tokens.map((id) => base.tokens[id] ?? `?${id}`).join(' ');
+/** The tokens of `ids` as a space-separated string (conditioning tokens included; unknown ids as `?id`). */
+export function render(tokens: readonly number[], vocabulary: Vocabulary = base): string {
+  return tokens.map((id) => vocabulary.tokens[id] ?? `?${id}`).join(' ');
 }
 
-/** First id after the world symbols: every id from here on is a conditioning token (or a later extension). */
+/**
+ * First id after the built-in world symbols.
+ * @deprecated "Is conditioning" is decided by the vocabulary's namespaces, not by an id range: a symbol
+ * added with `extend({ symbols })` gets an id past this one and is still a world symbol. Use
+ * `isConditioning(id, vocabulary)` or `vocabulary.bannedIds()`.
+ */
 export const FIRST_CONDITIONING_ID = 4 + WORLD_SYMBOLS.length;
 
-/** Is `id` a conditioning token (`<rtg:3>`, `<rlhf:on>`, …) of the world vocabulary or of an extension of it? */
-export function isConditioning(id: number): boolean {
-  return id >= FIRST_CONDITIONING_ID;
+/**
+ * Is `id` a conditioning token (`<rtg:3>`, `<rlhf:on>`, …)? Decided by `vocabulary`'s namespaces (the
+ * tokenizer's `vocab.isConditioning`), so a symbol added with `extend({ symbols })` is a world symbol.
+ * An id past the end of `vocabulary` counts as conditioning: a world writes only symbols of its own
+ * vocabulary, so such an id comes from a later extension (a regime's namespace, more `<rtg:k>` buckets).
+ */
+export function isConditioning(id: number, vocabulary: Vocabulary = base): boolean {
+  return id >= vocabulary.size || vocabulary.isConditioning(id);
 }
 
 /** Ids of the symbols the worlds use, looked up once. */
@@ -76,16 +88,20 @@ export const T = {
   ep: tokenId('ep'),
 } as const;
 
-/** Id of a one-character grid cell. */
+/** Id of a one-character grid cell of the built-in vocabulary (the grid kit's `cellId` takes yours). */
 export function cellId(cell: string): number {
   const id = base.has(cell) ? base.id(cell) : undefined;
   if (id === undefined || !(CELL_SYMBOLS as readonly string[]).includes(cell)) {
-    throw new ZooError('UNKNOWN_SYMBOL', `unknown grid cell '${cell}': cells are ${CELL_SYMBOLS.filter((c) => c.length === 1).join(' ')}`, { symbol: cell });
+    throw new ZooError(
+      'UNKNOWN_SYMBOL',
+      `unknown grid cell '${cell}': the built-in cells are ${CELL_SYMBOLS.filter((c) => c.length === 1).join(' ')}; for a cell of your own, add it to the vocabulary (worldVocabulary().extend({ symbols: ['${cell}'] })) and use createGridKit({ vocabulary })`,
+      { symbol: cell },
+    );
   }
   return id;
 }
 
-/** The one-character cell of an id, or undefined when the id is not a grid cell. */
+/** The one-character cell of an id of the built-in vocabulary, or undefined when the id is not a grid cell. */
 export function cellOf(id: number): string | undefined {
   const t = base.tokens[id];
   return t !== undefined && t.length === 1 && (CELL_SYMBOLS as readonly string[]).includes(t) ? t : undefined;

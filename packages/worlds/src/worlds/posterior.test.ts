@@ -15,6 +15,9 @@ describe('posterior world', () => {
     expect(render(all[0]!.tokens)).toBe('<bos> <sep> x0 <eos>');
     expect(all[0]!.actionMask).toEqual([false, false, true, true]); // the agent chose <eos>
     expect(all[all.length - 1]!.actionMask).toEqual([false, false, true, true, true, false]); // the world ended it
+    // Legal ids per action: symbols only before minLength (1), then <eos> too; none after the world ends it.
+    expect(all[0]!.legal.map((l) => render(l))).toEqual(['x0 x1 x2', 'x0 x1 x2 <eos>']);
+    expect(all[all.length - 1]!.legal.map((l) => render(l))).toEqual(['x0 x1 x2', 'x0 x1 x2 <eos>', 'x0 x1 x2 <eos>']);
     for (const s of all) expect(w.evaluate(s.tokens)).toMatchObject({ visible: s.reward, hidden: s.reward, done: true, steps: s.x.length + (s.x.length < 3 ? 1 : 0) });
     expect(posteriorWorld({ symbols: 2, maxLength: 2, minLength: 0 }).enumerate().map((s) => s.x.join(''))).toEqual(['', '0', '1', '00', '01', '10', '11']);
   });

@@ -53,6 +53,8 @@ export interface PosteriorSequence {
   tokens: number[];
   /** `true` at the agent's actions (the symbols, and `<eos>` when the agent chose it). */
   actionMask: boolean[];
+  /** The legal action ids at each action, in order (core's `Example.legal`: `<eos>` among them once the agent may stop). */
+  legal: number[][];
   reward: number;
 }
 
@@ -131,7 +133,8 @@ export const posteriorWorld = defineWorld<typeof posteriorOptions, PosteriorWorl
     const add = (x: number[], eosChosen: boolean): void => {
       const tokens = [BOS_ID, SEP_ID, ...x.map((s) => symbolIds[s]!), EOS_ID];
       const actionMask = tokens.map((_, i) => i >= 2 && (i < tokens.length - 1 || eosChosen));
-      sequences.push({ index: 0, x, tokens, actionMask, reward: reward(x) });
+      const legal = Array.from({ length: x.length + (eosChosen ? 1 : 0) }, (_, k) => [...legalActions({ x: x.slice(0, k), done: false })]);
+      sequences.push({ index: 0, x, tokens, actionMask, legal, reward: reward(x) });
     };
     visit([]);
     sequences.sort((a, b) => a.x.length - b.x.length || a.x.join(',').localeCompare(b.x.join(',')));
@@ -221,7 +224,7 @@ export const posteriorWorld = defineWorld<typeof posteriorOptions, PosteriorWorl
       maxLength: o.maxLength,
       minLength: o.minLength,
       reward,
-      enumerate: () => sequences.map((s) => ({ ...s, x: [...s.x], tokens: [...s.tokens], actionMask: [...s.actionMask] })),
+      enumerate: () => sequences.map((s) => ({ ...s, x: [...s.x], tokens: [...s.tokens], actionMask: [...s.actionMask], legal: s.legal.map((l) => [...l]) })),
       probabilities,
       uniform: () => probabilities((_prefix, legal) => legal.map(() => 1)),
       exactPosterior,

@@ -1,0 +1,10 @@
+export { sequenceDistill, sequenceDistillOptionsSchema } from './sequence.js';
+export type { SequenceDistillOptions } from './sequence.js';
+export { logitDistill, logitDistillOptionsSchema } from './logit.js';
+export type { LogitDistillOptions } from './logit.js';
+export { distillOptionsShape } from './run.js';
+export { makeStudent, studentModelSchema } from './student.js';
+export type { StudentModelOptions } from './student.js';
+export { collectEpisodes, filterEpisodes, promptEnvironment, distillSources, toDistillExample, checkFitsStudent } from './data.js';
+export type { DistillExample, FilterOptions, FilterResult, CollectTeacherOptions } from './data.js';
+export { generalizedJsd } from './losses.js';
