@@ -1,6 +1,6 @@
 import type { ModelConfig } from './config.js';
 import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph, type GNode, type GraphProgram } from './graph.js';
-import { GELU_C1, GELU_C2, transformerTrunk, type ForwardOps } from './forward.js';
+import { GELU_C1, GELU_C2, sameOps, transformerTrunk, type ForwardOps } from './forward.js';
 import { parameterShapes } from './model.js';
 
 /*
@@ -28,7 +28,6 @@ import { parameterShapes } from './model.js';
 /** The entries of the KV program (`buildKV`). */
 export type KVEntry = 'init' | 'load' | 'decode' | 'read' | `step${number}`;
 
-
 /** Names of the activations the train graph saves for the backward graph, in order. */
 function savedNames(c: ModelConfig): string[] {
   const names: string[] = [];
@@ -54,13 +53,6 @@ function paramInputs(g: GraphBuilder, c: ModelConfig, trunkOnly = false): Record
 function firstRows(g: GraphBuilder, n: GNode): GNode {
   const all = g.scalar(-1, 'int32');
   return g.pack([n, all, all, all]);
-}
-
-function layerNorm(g: GraphBuilder, x: GNode, w: GNode, b: GNode, eps: number): { y: GNode; xhat: GNode; rstd: GNode } {
-  const xc = g.sub(x, g.mean(x, [1], true));
-  const rstd = g.rsqrt(g.add(g.mean(g.square(xc), [1], true), eps));
-  const xhat = g.mul(xc, rstd);
-  return { y: g.add(g.mul(xhat, w), b), xhat, rstd };
 }
 
 type Kind = 'infer' | 'decode' | 'step' | 'train';
@@ -211,6 +203,7 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
   // (`step`) the fused oneDNN kernel is slower than MatMul + AddV2.
   const linear = (h: GNode, w: string, b: string): GNode => (step ? g.add(g.matMul(h, P[w]!), P[b]!) : g.biasAdd(g.matMul(h, P[w]!), P[b]!));
   const ops: ForwardOps<GNode, GNode> = {
+    ...sameOps(g),
     B,
     T,
     embed() {
@@ -219,19 +212,11 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
       if (step) return g.add(embed, g.gather(P['pos_embed.W_pos']!, step.at));
       return g.reshape(g.add(g.reshape(embed, [B, T, D]), g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)))), [-1, D]);
     },
-    layerNorm(x, prefix) {
-      const ln = layerNorm(g, x, P[`${prefix}.w`]!, P[`${prefix}.b`]!, c.layerNormEps);
-      keep(ln.xhat, ln.rstd);
-      return ln.y;
-    },
+    param: (name) => P[name]!,
     linear,
-    add: (a, b) => g.add(a, b),
-    mul: (a, b) => g.mul(a, b),
-    reshape: (x, shape) => g.reshape(x, shape),
-    transpose: (x, perm) => g.transpose(x, perm),
+    mean: (x) => g.mean(x, [1], true),
     unstack3: (x) => g.unpack(x, 3, 0) as [GNode, GNode, GNode],
     matMul: (a, b, ta = false, tb = false) => g.matMul(a, b, ta, tb, 4),
-    softmax: (x) => g.softmax(x),
     attend(l, k, v) {
       const S = g.add(start, T);
       if (kind === 'decode') {
@@ -244,8 +229,6 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
       return { k, v, mask: g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S])) };
     },
     ...(step ? { attention: (l: number, qkv: GNode) => stepAttention(g, c, qkv, io.cache![l]!, step) } : {}),
-    square: (x) => g.square(x),
-    sigmoid: (x) => g.sigmoid(x),
     // Full passes spell GELU with tanh, keeping t and ½(1 + t) for the backward pass (Tanh is twice as fast
     // as Sigmoid here); the one-token step uses forward.ts's `gelu` (fewer ops: op count sets its time).
     ...(!step

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
-import { transformerTrunk, type ForwardOps } from './forward.js';
+import { hookNames, sameOps, transformerTrunk, type ForwardOps } from './forward.js';
 import { graphAvailable } from './graph.js';
 import { trunkParameters } from './model-graph.js';
 import { acquireModelGraphs, openKVSession, shapeKey, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph-pool.js';
@@ -59,31 +59,7 @@ const hookNameSets = new Map<number, Set<string>>();
 let modelIds = 0;
 let variableIds = 0;
 
-/** Names of every hook point, in forward order (TransformerLens's names). */
-export function hookNames(nLayers: number): string[] {
-  const names = ['hook_embed', 'hook_pos_embed'];
-  for (let l = 0; l < nLayers; l++) {
-    const b = `blocks.${l}`;
-    names.push(
-      `${b}.hook_resid_pre`,
-      `${b}.ln1.hook_normalized`,
-      `${b}.attn.hook_q`,
-      `${b}.attn.hook_k`,
-      `${b}.attn.hook_v`,
-      `${b}.attn.hook_attn_scores`,
-      `${b}.attn.hook_pattern`,
-      `${b}.attn.hook_z`,
-      `${b}.hook_attn_out`,
-      `${b}.hook_resid_mid`,
-      `${b}.ln2.hook_normalized`,
-      `${b}.mlp.hook_post`,
-      `${b}.hook_mlp_out`,
-      `${b}.hook_resid_post`,
-    );
-  }
-  names.push('ln_final.hook_normalized');
-  return names;
-}
+export { hookNames };
 
 /** The shapes of every parameter of a config, in a fixed order (the checkpoint order). */
 export function parameterShapes(c: ModelConfig): [string, number[]][] {
@@ -260,14 +236,6 @@ export class Transformer {
     if (!this.hookPoints().has(name)) unknownHookPoint(name, field, [...this.hookPoints()], this.config.nLayers);
   }
 
-  private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const mean = tf.mean(x, -1, true);
-    const xc = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(xc), -1, true);
-    const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
-    return tf.add(tf.mul(normed, this.p(`${prefix}.w`)), this.p(`${prefix}.b`)) as tf.Tensor2D;
-  }
-
   private linear(x: tf.Tensor2D, w: string, b?: string): tf.Tensor2D {
     // matMul + add is 2 kernels on tfjs-node; tf.fused.matMul runs 7 (reshapes and a fallback).
     const y = tf.matMul(x, this.p(w));
@@ -283,9 +251,7 @@ export class Transformer {
     if (options.hooks) for (const name of Object.keys(options.hooks)) this.checkHookName(name, `hooks["${name}"]`);
     return tf.tidy(() => {
       const ids = this.tokensToTensor(tokens);
-      const [B, T] = ids.shape;
-      if (this.compiled(options)) return this.graphForward(ids);
-      return this.run(ids, B, T, 0, options, undefined);
+      return this.compiled(options) ? this.graphForward(ids) : this.run(ids, 0, options, undefined);
     });
   }
 
@@ -409,7 +375,7 @@ export class Transformer {
       }
       const next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } = { keys: [], values: [] };
       const result = tf.tidy(() => {
-        const r = this.run(ids, B, n, kv.length, options, { kv, next });
+        const r = this.run(ids, kv.length, options, { kv, next });
         for (const t of [...next.keys, ...next.values]) tf.keep(t);
         return r;
       });
@@ -424,15 +390,9 @@ export class Transformer {
   }
 
   /** The transformer of forward.ts on eager tfjs ops, with hooks, an activation cache, dropout and (`incremental`) a KV cache. */
-  private run(
-    ids: tf.Tensor2D,
-    B: number,
-    T: number,
-    start: number,
-    o: ForwardOptions,
-    incremental: { kv: KVCache; next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } } | undefined,
-  ): ForwardResult {
+  private run(ids: tf.Tensor2D, start: number, o: ForwardOptions, incremental: { kv: KVCache; next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } } | undefined): ForwardResult {
     const c = this.config;
+    const [B, T] = ids.shape;
     const D = c.dModel;
     const N = B * T;
     const watch = o.hooks || o.cacheFilter ? (name: string) => Boolean(o.hooks?.[name] || o.cacheFilter?.(name)) : undefined;
@@ -453,6 +413,7 @@ export class Transformer {
       return (view ? tf.reshape(a, x.shape) : a) as X;
     };
     const ops: ForwardOps<tf.Tensor> = {
+      ...sameOps(tf),
       B,
       T,
       embed: () => {
@@ -462,15 +423,11 @@ export class Transformer {
         if (!watch?.('hook_pos_embed')) return tf.reshape(tf.add(tf.reshape(embed, [B, T, D]), posRows), [N, D]);
         return tf.add(embed, tap('hook_pos_embed', tf.reshape(tf.broadcastTo(posRows, [B, T, D]), [N, D]), views.resid));
       },
-      layerNorm: (x, prefix) => this.layerNorm(x as tf.Tensor2D, prefix),
+      param: (name) => this.p(name),
       linear: (x, w, b) => this.linear(x as tf.Tensor2D, w, b),
-      add: (a, b) => tf.add(a, b),
-      mul: (a, b) => tf.mul(a, b),
-      reshape: (x, shape) => tf.reshape(x, shape as number[]),
-      transpose: (x, perm) => tf.transpose(x, perm as number[]),
+      mean: (x) => tf.mean(x, -1, true),
       unstack3: (x) => tf.unstack(x) as [tf.Tensor, tf.Tensor, tf.Tensor],
       matMul: (a, b, ta, tb) => tf.matMul(a, b, ta, tb),
-      softmax: (x) => tf.softmax(x),
       attend: (l, k, v) => {
         if (!incremental) return { k, v, mask: tf.slice(this.mask, [0, 0], [T, T]) };
         const { kv, next } = incremental;
@@ -481,8 +438,6 @@ export class Transformer {
         const S = kAll.shape[2]!;
         return T > 1 ? { k: kAll, v: vAll, mask: tf.slice(this.mask, [S - T, 0], [T, S]) } : { k: kAll, v: vAll };
       },
-      square: (x) => tf.square(x),
-      sigmoid: (x) => tf.sigmoid(x),
       // Heads are [B, H, pos, d_head] in the computation and [B, pos, H, d_head] to hooks (TransformerLens).
       tap: (name, x, view) =>
         view === 'heads' ? (watch?.(name) ? tf.transpose(tap(name, tf.transpose(x, [0, 2, 1, 3])), [0, 2, 1, 3]) : x) : tap(name, x, view ? views[view] : undefined),
