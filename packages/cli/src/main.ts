@@ -3,18 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import {
-  BENCH_CONFIG_NAMES,
-  compareWithReference,
-  doctor,
-  formatBenchmark,
-  formatDoctorReport,
-  runBenchmark,
-  type BenchConfigName,
-  type BenchmarkResult,
-  type TorchReference,
-  type TorchReferenceResult,
-} from '@regime-zoo/core';
+import { BENCH_CONFIG_NAMES, compareWithReference, formatBenchmark, runBenchmark, type BenchConfigName, type BenchmarkResult, type TorchReference, type TorchReferenceResult } from '@regime-zoo/bench';
+import { doctor, formatDoctorReport } from '@regime-zoo/core';
 import { experimentCommand } from './experiment.js';
 import { sweepCommand, workerCommand } from './queue.js';
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { transpiledCore } from './__fixtures__/child-process.js';
 import { doctor, ensureBackend, formatDoctorReport } from './backend.js';
 
 describe('backend', () => {
@@ -27,5 +28,30 @@ describe('backend', () => {
     expect(text).toContain(`backend           ${r.backend.name}`);
     expect(text).toContain(r.backend.reason);
     if (r.backend.name === 'tensorflow') expect(r.tensorflowVersion).toMatch(/^\d+\.\d+/);
+  });
+
+  it.skipIf(process.env.REGIME_ZOO_BACKEND === 'cpu')("should keep TensorFlow's C++ info lines off stderr by default, and show them when the user sets TF_CPP_MIN_LOG_LEVEL=0", async () => {
+    const core = await transpiledCore();
+    try {
+      const script = `import * as tf from '@tensorflow/tfjs-core';
+import { ensureBackend } from './backend.js';
+ensureBackend();
+console.log(tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])).dataSync()[0]);
+`;
+      const env = { ...process.env };
+      delete env.TF_CPP_MIN_LOG_LEVEL;
+      // TensorFlow's info lines ("I0000 00:00:... file.cc:N] ..."), except oneDNN's notice from port.cc,
+      // which TensorFlow ≥ 2.16 logs while the library loads, before it reads TF_CPP_MIN_LOG_LEVEL.
+      const info = (stderr: string) => stderr.split('\n').filter((l) => /^I\d{4} /.test(l) && !/ port\.cc:\d+\]/.test(l));
+      const quiet = await core.run(script, env);
+      expect(quiet.code, quiet.stderr).toBe(0);
+      expect(quiet.stdout.trim()).toBe('64');
+      expect(info(quiet.stderr)).toEqual([]);
+      const loud = await core.run(script, { ...env, TF_CPP_MIN_LOG_LEVEL: '0' });
+      expect(loud.code, loud.stderr).toBe(0);
+      expect(info(loud.stderr).length).toBeGreaterThan(0); // e.g. cpu_feature_guard.cc's instruction-set line
+    } finally {
+      core.dispose();
+    }
   });
 });

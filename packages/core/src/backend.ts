@@ -71,6 +71,8 @@ export function ensureBackend(): BackendInfo {
   if (!dir) {
     failure = '@tensorflow/tfjs-node is not installed (it is an optional dependency of @regime-zoo/core)';
   } else {
+    // TensorFlow's C++ info and warning lines stay off the user's terminal unless they ask for them
+    // (TF_CPP_MIN_LOG_LEVEL=0); it must be set before the library loads.
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
     try {
       requireHere(dir);

@@ -9,7 +9,8 @@ import { corridor } from './__fixtures__/corridor.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { callPluginHook, toZooError, ZooError } from './errors.js';
 import { Transformer } from './model.js';
-import { defineRegime } from './plugin.js';
+import { fitWithLoss } from './loop.js';
+import { createFitContext, defineRegime, runFit } from './plugin.js';
 import { Rng } from './rng.js';
 import { rollout } from './rollout.js';
 import { Trainer } from './train.js';
@@ -159,5 +160,35 @@ describe('bad input gives a coded error naming the field or position and the fix
     expect([e.code, e.plugin, e.hook, e.cause]).toEqual(['PLUGIN_FAILED', 'p', 'fit', cause]);
     expect(e.message).toBe('[plugin p, hook fit] boom');
     expect(toZooError('x').code).toBe('INTERNAL');
+  });
+
+  it('19: a plugin error is wrapped once and says plugin, hook and step', async () => {
+    // The plugin named itself and the step in its own message: neither is repeated.
+    const own = new ZooError('NON_FINITE', '[p] step 3: the reward of episode 2 is NaN', { plugin: 'p', step: 3, field: 'reward' });
+    const e = await rejected(() => callPluginHook({ name: 'p' }, 'fit', () => Promise.reject(own)));
+    expect([e.code, e.plugin, e.hook, e.step, e.field, e.cause]).toEqual(['NON_FINITE', 'p', 'fit', 3, 'reward', own]);
+    expect(e.message).toBe('[plugin p, hook fit, step 3] the reward of episode 2 is NaN');
+    // A loss that throws a plain Error at step 2 of a regime's training: the loop adds the step.
+    const policy = model.clone();
+    const base = model.clone({ trainable: false });
+    const regime = defineRegime({
+      name: 'demo-loss',
+      options: z.object({}).strict(),
+      create: () => ({
+        fit: (ctx) =>
+          fitWithLoss(ctx, {
+            plugin: 'demo-loss',
+            options: { steps: 5, microBatches: 1, lr: 1e-3, warmupSteps: 0, weightDecay: 0, clipNorm: 1, checkpointEvery: 0, keepLast: 1 },
+            loss: (step) => {
+              if (step === 2) throw new Error('boom');
+              return { loss: tf.sum(ctx.policy.forward([[1, 2, 3]]).logits) as tf.Scalar };
+            },
+          }),
+      }),
+    });
+    const f = await rejected(() => runFit(regime(), createFitContext({ base, policy, rng: new Rng(0) })));
+    expect([f.code, f.plugin, f.hook, f.step]).toEqual(['PLUGIN_FAILED', 'demo-loss', 'fit', 2]);
+    expect(f.message).toBe('[plugin demo-loss, hook fit, step 2] boom');
+    [policy, base].forEach((m) => m.dispose());
   });
 });

@@ -79,8 +79,30 @@ export function toZooError(e: unknown, fallback: ZooErrorCode = 'INTERNAL'): Zoo
 }
 
 /**
- * Runs a plugin hook and wraps whatever it throws with the plugin's name and the hook (rollup's
- * `logPluginError`), keeping the original as `cause`. An `ABORTED` error passes through unchanged.
+ * `e` as a `ZooError` that says at which training step it happened (unless it already says a step):
+ * the training loop marks what its hooks and the loss throw, so the plugin error says where.
+ */
+export function withStep(e: unknown, step: number): ZooError {
+  const z = toZooError(e);
+  if (z.step !== undefined || z.code === 'ABORTED') return z;
+  return new ZooError(z.code, z.message, { ...fieldsOf(z), step, cause: z.cause ?? e });
+}
+
+function fieldsOf(z: ZooError): ZooErrorOptions {
+  return {
+    ...(z.field !== undefined ? { field: z.field } : {}),
+    ...(z.position ? { position: z.position } : {}),
+    ...(z.symbol !== undefined ? { symbol: z.symbol } : {}),
+    ...(z.step !== undefined ? { step: z.step } : {}),
+  };
+}
+
+/**
+ * Runs a plugin hook and wraps whatever it throws once, with the plugin's name, the hook and (when the
+ * error knows it) the training step, as `[plugin <name>, hook <hook>, step <n>] <message>` (rollup's
+ * `logPluginError`), keeping the original as `cause`. A `[<name>] ` or `step <n>: ` the plugin put at the
+ * start of its own message is not repeated. An `ABORTED` error, or one already wrapped for this plugin
+ * and hook, passes through unchanged.
  */
 export async function callPluginHook<T>(plugin: { name: string }, hook: string, fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -88,13 +110,11 @@ export async function callPluginHook<T>(plugin: { name: string }, hook: string, 
   } catch (e) {
     const inner = toZooError(e);
     if (inner.code === 'ABORTED' || (inner.plugin === plugin.name && inner.hook === hook)) throw inner;
-    throw new ZooError(inner.code === 'INTERNAL' ? 'PLUGIN_FAILED' : inner.code, `[plugin ${plugin.name}, hook ${hook}] ${inner.message}`, {
-      cause: e,
-      plugin: plugin.name,
-      hook,
-      ...(inner.field ? { field: inner.field } : {}),
-      ...(inner.position ? { position: inner.position } : {}),
-      ...(inner.step !== undefined ? { step: inner.step } : {}),
-    });
+    let message = inner.message;
+    const own = `[${plugin.name}] `;
+    if (message.startsWith(own)) message = message.slice(own.length);
+    if (inner.step !== undefined && message.startsWith(`step ${inner.step}: `)) message = message.slice(`step ${inner.step}: `.length);
+    const where = `plugin ${plugin.name}, hook ${hook}${inner.step !== undefined ? `, step ${inner.step}` : ''}`;
+    throw new ZooError(inner.code === 'INTERNAL' ? 'PLUGIN_FAILED' : inner.code, `[${where}] ${message}`, { ...fieldsOf(inner), cause: e, plugin: plugin.name, hook });
   }
 }

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZooError } from './errors.js';
+import { savedModelFolder } from './graph-cache.js';
 
 /*
  * Whole computations as one TensorFlow graph. On tfjs-node every eager op costs ~55 µs before any
@@ -343,28 +341,52 @@ export function graphAvailable(): boolean {
   return tf.getBackend() === 'tensorflow' && typeof (tf.backend() as unknown as Partial<SavedModelBackend>).runSavedModel === 'function';
 }
 
-/** A graph loaded into TensorFlow: `run` feeds the inputs in declaration order and returns the outputs. */
+/**
+ * A graph loaded into TensorFlow: `run` feeds the inputs in declaration order and returns the outputs.
+ * Every `compileGraph` call returns its own handle; the loaded graph is unloaded when the last handle
+ * is released.
+ */
 export interface CompiledGraph {
   run(inputs: readonly tf.Tensor[]): tf.Tensor[];
+  /** Gives this handle up (idempotent); a released handle must not be run. */
+  release(): void;
 }
 
-const loaded = new Map<string, CompiledGraph>();
+interface LoadedGraph {
+  run: (inputs: readonly tf.Tensor[]) => tf.Tensor[];
+  id: number;
+  refs: number;
+}
 
-/** Writes the graph's SavedModel once under `$REGIME_ZOO_GRAPH_DIR` (default: the temporary directory); returns its folder. */
-function writeSavedModel(bytes: Uint8Array, key: string): string {
-  const dir = join(process.env.REGIME_ZOO_GRAPH_DIR ?? join(tmpdir(), 'regime-zoo-graphs'), key);
-  const file = join(dir, 'saved_model.pb');
+// Loaded graphs by content (bytes and outputs), shared by all handles to the same graph.
+const loaded = new Map<string, LoadedGraph>();
+// SavedModel sessions currently loaded in TensorFlow (graphs and program sessions): `graphStats`.
+let liveSessions = 0;
+
+/** How many compiled graphs and TensorFlow sessions this process holds (for tests of memory bounds). */
+export function graphStats(): { graphs: number; sessions: number } {
+  return { graphs: loaded.size, sessions: liveSessions };
+}
+
+const backendOf = (): SavedModelBackend => tf.backend() as unknown as SavedModelBackend;
+
+/** Loads the SavedModel `bytes` from the graph cache (graph-cache.ts: verified against its hash first). */
+function loadSession(backend: SavedModelBackend, bytes: Uint8Array): number {
+  let id: number;
   try {
-    if (!existsSync(file)) {
-      mkdirSync(dir, { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, bytes);
-      renameSync(tmp, file);
-    }
+    id = backend.loadSavedModelMetaGraph(savedModelFolder(bytes), 'serve');
   } catch (e) {
-    throw new ZooError('ENV_ERROR', `could not write a compiled graph to ${dir}: ${(e as Error).message}; set REGIME_ZOO_GRAPH_DIR to a writable folder or REGIME_ZOO_GRAPH=0`, { field: file, cause: e });
+    if (e instanceof ZooError) throw e;
+    // Another process may have been replacing a bad folder under the same name at that moment: once more.
+    id = backend.loadSavedModelMetaGraph(savedModelFolder(bytes), 'serve');
   }
-  return dir;
+  liveSessions += 1;
+  return id;
+}
+
+function unloadSession(backend: SavedModelBackend, id: number): void {
+  backend.deleteSavedModel(id);
+  liveSessions -= 1;
 }
 
 const tensorInfo = (i: GNode): { name: string; dtype: string; tfDtype: string } => ({
@@ -390,19 +412,38 @@ function runner(backend: SavedModelBackend, id: number, e: Entry): (inputs: read
 }
 
 /**
- * Loads the graph with the given outputs. The SavedModel is written once per distinct graph and
- * sessions are reused across calls.
+ * Loads the graph with the given outputs and returns a handle to it. The SavedModel is written once per
+ * distinct graph (graph-cache.ts); equal graphs share one loaded session, unloaded when every handle to
+ * it has been released.
  */
 export function compileGraph(g: GraphBuilder, outputs: readonly GNode[]): CompiledGraph {
   const bytes = g.serialize();
-  const key = createHash('sha256').update(bytes).update(outputs.map((o) => o.tensorName).join(',')).digest('hex').slice(0, 24);
-  const hit = loaded.get(key);
-  if (hit) return hit;
-  const backend = tf.backend() as unknown as SavedModelBackend;
-  const id = backend.loadSavedModelMetaGraph(writeSavedModel(bytes, key), 'serve');
-  const compiled: CompiledGraph = { run: runner(backend, id, { inputs: g.inputs, outputs }) };
-  loaded.set(key, compiled);
-  return compiled;
+  const key = createHash('sha256').update(bytes).update(outputs.map((o) => o.tensorName).join(',')).digest('hex');
+  let entry = loaded.get(key);
+  if (!entry) {
+    const backend = backendOf();
+    const id = loadSession(backend, bytes);
+    entry = { run: runner(backend, id, { inputs: g.inputs, outputs }), id, refs: 0 };
+    loaded.set(key, entry);
+  }
+  entry.refs += 1;
+  const shared = entry;
+  let live = true;
+  return {
+    run(inputs) {
+      if (!live) throw new ZooError('INTERNAL', 'compiled graph used after release()');
+      return shared.run(inputs);
+    },
+    release() {
+      if (!live) return;
+      live = false;
+      shared.refs -= 1;
+      if (shared.refs === 0) {
+        loaded.delete(key);
+        unloadSession(backendOf(), shared.id);
+      }
+    },
+  };
 }
 
 /** A session of a `GraphProgram`: its own copy of the program's variables. */
@@ -417,14 +458,14 @@ export interface GraphProgram<E extends string> {
   open(): GraphSession<E>;
 }
 
-/** Writes the graph's SavedModel once; sessions are loaded by `open()` (see `GraphProgram`). */
+/** Writes the graph's SavedModel now (so a bad cache folder fails early); `open()` loads a session of it (see `GraphProgram`). */
 export function compileProgram<E extends string>(g: GraphBuilder, entries: Record<E, Entry>): GraphProgram<E> {
   const bytes = g.serialize();
-  const dir = writeSavedModel(bytes, createHash('sha256').update(bytes).digest('hex').slice(0, 24));
+  savedModelFolder(bytes);
   return {
     open() {
-      const backend = tf.backend() as unknown as SavedModelBackend;
-      const id = backend.loadSavedModelMetaGraph(dir, 'serve');
+      const backend = backendOf();
+      const id = loadSession(backend, bytes);
       const runs = Object.fromEntries(Object.entries<Entry>(entries).map(([name, e]) => [name, runner(backend, id, e)])) as Record<E, ReturnType<typeof runner>>;
       let open = true;
       return {
@@ -433,7 +474,7 @@ export function compileProgram<E extends string>(g: GraphBuilder, entries: Recor
           return runs[entry](inputs);
         },
         close() {
-          if (open) backend.deleteSavedModel(id);
+          if (open) unloadSession(backend, id);
           open = false;
         },
       };

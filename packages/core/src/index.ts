@@ -1,6 +1,6 @@
 export { ensureBackend, nativeTensorFlowVersion, measureMatmulGflops, doctor, formatDoctorReport, summaryFileWriter } from './backend.js';
 export type { BackendInfo, NativeProvisionStatus, DoctorReport, ScalarSummaryWriter } from './backend.js';
-export { ZooError, toZooError, callPluginHook } from './errors.js';
+export { ZooError, toZooError, callPluginHook, withStep } from './errors.js';
 export type { ZooErrorCode, ZooErrorOptions } from './errors.js';
 export { Rng } from './rng.js';
 export { parseModelConfig, modelConfigSchema, describeZodError, MAX_CONTEXT } from './config.js';
@@ -13,7 +13,7 @@ export { sampleToken } from './sampling.js';
 export type { SampleOptions } from './sampling.js';
 export { rollout, repeatResets } from './rollout.js';
 export type { Environment, EnvStep, Episode, RolloutOptions } from './rollout.js';
-export { Trainer, AdamW, learningRate, optimizerConfigSchema } from './train.js';
+export { Trainer, AdamW, learningRate, optimizerConfigSchema, TRAINING_DEFAULTS } from './train.js';
 export { graphAvailable, setGraphMode } from './graph.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
@@ -50,21 +50,9 @@ export type {
 export * as tf from '@tensorflow/tfjs-core';
 /** zod, the schema library plugin options are written in (the same instance core validates with), so a plugin needs no separate install. */
 export { z } from 'zod';
-export { collectRollouts, legalLogitMask, maskedLogits, legalTokenLogProbs, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
+export { collectRollouts, microBatch, checkMicroBatches, legalLogitMask, maskedLogits, legalTokenLogProbs, rolloutOptionsShape, ppoOptionsShape, rlooOptionsShape, worldAt, sequenceKl, rlooAdvantages, klShapedRlooAdvantages, reinforceLoss, gae, ppoLoss, rolloutSummary } from './rl.js';
 export type { RolloutBatch, CollectOptions, GaeResult, PpoLossOptions } from './rl.js';
 export { wilson, differenceInterval } from './stats.js';
 export type { Interval } from './stats.js';
-export { runBenchmark, formatBenchmark, compareWithReference, trainingFlops, benchEnvironment, BENCH_CONFIGS, BENCH_CONFIG_NAMES, BENCH_SHAPE, BENCH_TARGETS, FLOP_FORMULA } from './bench.js';
-export type {
-  BenchConfigName,
-  BenchmarkOptions,
-  BenchmarkResult,
-  BenchComparison,
-  ConfigBenchResult,
-  FlopCount,
-  FlopShape,
-  TorchReference,
-  TorchReferenceResult,
-} from './bench.js';
 export { runDistill, createDistillContext } from './plugin.js';
 export type { DistillReport, EpisodeVerdict, StudentInit } from './plugin.js';

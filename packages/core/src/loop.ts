@@ -2,12 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
 import { DEFAULT_KEEP_LAST, findCheckpoint } from './checkpoint-store.js';
-import { ZooError } from './errors.js';
+import { withStep, ZooError } from './errors.js';
 import type { Example, FitContext, FitReport, MetricsSink, ProgressEvent } from './plugin.js';
 import type { Transformer } from './model.js';
 import { legalLogitMask, sequenceLogProbs } from './ops.js';
 import type { Rng } from './rng.js';
-import { Trainer, type LossOutput } from './train.js';
+import { Trainer, TRAINING_DEFAULTS, type LossOutput, type StepInfo } from './train.js';
 import { checkSize, describeValue } from './validate.js';
 
 /**
@@ -252,8 +252,13 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
       return { steps: trainer.step, metrics, aborted: true };
     }
     const step = trainer.step;
-    await o.beforeStep?.(step);
-    const info = trainer.trainStep((micro) => o.loss(step, micro));
+    let info: StepInfo;
+    try {
+      await o.beforeStep?.(step);
+      info = trainer.trainStep((micro) => o.loss(step, micro));
+    } catch (e) {
+      throw withStep(e, step); // the plugin error then says at which step
+    }
     metrics = { loss: info.loss, ...info.metrics, 'train/lr': info.lr, 'train/grad_norm': info.gradNorm };
     o.log?.(step, metrics);
     o.progress?.({ plugin: o.plugin, phase: 'train', step: trainer.step, total: trainer.totalSteps, metrics });
@@ -265,15 +270,18 @@ export async function trainLoop(o: TrainLoopOptions): Promise<FitReport> {
   return { steps: trainer.step, metrics };
 }
 
-/** Training options every trainer-based regime accepts; regimes spread `.shape` into their own schema. */
+/**
+ * Training options every trainer-based regime accepts; regimes spread `.shape` into their own schema. The
+ * optimizer's defaults are `TRAINING_DEFAULTS`, the same ones `Trainer` uses.
+ */
 export const trainingOptionsSchema = z.object({
   steps: z.number().int().positive().default(200),
   batchSize: z.number().int().positive().default(32),
   microBatches: z.number().int().positive().default(1),
-  lr: z.number().positive().default(1e-3),
-  warmupSteps: z.number().int().min(0).default(10),
-  weightDecay: z.number().min(0).default(0),
-  clipNorm: z.number().min(0).default(1),
+  lr: z.number().positive().default(TRAINING_DEFAULTS.lr),
+  warmupSteps: z.number().int().min(0).default(TRAINING_DEFAULTS.warmupSteps),
+  weightDecay: z.number().min(0).default(TRAINING_DEFAULTS.weightDecay),
+  clipNorm: z.number().min(0).default(TRAINING_DEFAULTS.clipNorm),
   /** Save a checkpoint every this many steps (0: only on abort and at the end). */
   checkpointEvery: z.number().int().min(0).default(0),
   /** Step folders kept in the checkpoint directory; older ones are deleted at each save. */
@@ -292,7 +300,11 @@ export async function fitWithLoss(
   ctx: FitContext,
   o: {
     plugin: string;
-    options: TrainingOptions;
+    /**
+     * The regime's training options. `batchSize` is the regime's own business (online regimes have
+     * none); when given, a micro-batch's logits are checked against the memory limits before training.
+     */
+    options: Omit<TrainingOptions, 'batchSize'> & { batchSize?: number };
     loss: (step: number, micro: number, trainer: Trainer) => LossOutput;
     /** Runs before each step outside `tf.tidy` (rollouts, rewards); use `trainer.rng` for exact resume. */
     beforeStep?: (step: number, trainer: Trainer) => void | Promise<void>;
@@ -302,9 +314,9 @@ export async function fitWithLoss(
 ): Promise<FitReport> {
   const t = o.options;
   const { vocabSize: V, contextLength: C } = ctx.policy.config;
-  const micro = Math.ceil(t.batchSize / t.microBatches);
   // Logits, their softmax and gradient for one micro-batch: fail now rather than at the first step.
-  checkSize({ where: `[${o.plugin}] options`, field: 'batchSize', elements: micro * C * V, bytes: micro * C * V * 4 * 4, what: `logits of a micro-batch [${micro}, ≤ ${C}, ${V}] and their gradients`, fix: 'lower batchSize or raise microBatches' });
+  const micro = Math.ceil((t.batchSize ?? 0) / t.microBatches);
+  if (t.batchSize !== undefined) checkSize({ where: `[${o.plugin}] options`, field: 'batchSize', elements: micro * C * V, bytes: micro * C * V * 4 * 4, what: `logits of a micro-batch [${micro}, ≤ ${C}, ${V}] and their gradients`, fix: 'lower batchSize or raise microBatches' });
   const trainer = new Trainer(ctx.policy, {
     totalSteps: t.steps,
     microBatches: t.microBatches,

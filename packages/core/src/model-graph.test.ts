@@ -1,9 +1,11 @@
-import { expectNoTensorLeak, fixtureTokens, maxAbsDiff, tinyConfig } from '@regime-zoo/test-utils';
+import { expectNoTensorLeak, fixtureTokens, maxAbsDiff, tinyConfig, xorshift } from '@regime-zoo/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ensureBackend } from './backend.js';
-import { graphAvailable, setGraphMode } from './graph.js';
-import { stepPlan } from './model-graph.js';
+import { parseModelConfig } from './config.js';
+import { GraphBuilder, graphAvailable, setGraphMode } from './graph.js';
+import { buildBackward, buildForward, buildKV, stepPlan } from './model-graph.js';
 import { Transformer } from './model.js';
 import { tokenLogProbs } from './ops.js';
 
@@ -43,10 +45,40 @@ const configs: [string, Record<string, unknown>][] = [
 ];
 
 describe('compiled model graphs (native backend)', () => {
-  it('should be in use on the native backend', () => {
+  it.skipIf(process.env.REGIME_ZOO_GRAPH === '0')('should be in use on the native backend', () => {
     ensureBackend();
     expect(graphAvailable()).toBe(tf.getBackend() === 'tensorflow');
     expect(tf.getBackend()).toBe('tensorflow');
+  });
+
+  // SHA-256 of every graph's SavedModel bytes, recorded at a22a759 (before forward.ts) and unchanged since:
+  // the one forward definition emits the graphs of the two it replaced, byte for byte. A deliberate change
+  // to a graph changes these; update them then, and say why in the commit.
+  it.skipIf(process.env.REGIME_ZOO_GRAPH === '0')('should emit every graph byte for byte as before the forward was written once', () => {
+    ensureBackend();
+    const shapes = [
+      { vocabSize: 13, contextLength: 8, dModel: 16, nHeads: 2, nLayers: 1 },
+      { vocabSize: 21, contextLength: 12, dModel: 24, nHeads: 3, nLayers: 2, tiedEmbeddings: false, valueHead: true },
+      { vocabSize: 9, contextLength: 16, dModel: 32, nHeads: 4, nLayers: 3, tiedEmbeddings: true, valueHead: true },
+    ];
+    const want = [
+      ['f6a93785d46e1ef8', 'f6a93785d46e1ef8', '67e10cda14ea3813', 'df6df3f78299dc0d'],
+      ['cee57d6c7158aae9', '90c7ea9b97b189c5', 'fad1d9dd0b41aeb2', '9fe160f42bb1b858'],
+      ['ab83a0ea6bbe7682', 'ed8462f93160debc', 'f9c442fc8efbd817', '213cf09ba7f6fc07'],
+    ];
+    const serialize = vi.spyOn(GraphBuilder.prototype, 'serialize');
+    try {
+      const got = shapes.map((raw) => {
+        const c = parseModelConfig(raw);
+        serialize.mockClear();
+        [buildForward(c, 'infer'), buildForward(c, 'train'), buildBackward(c)].forEach((g) => g.release());
+        buildKV(c);
+        return serialize.mock.results.map((r) => createHash('sha256').update(r.value as Uint8Array).digest('hex').slice(0, 16));
+      });
+      expect(got).toEqual(want); // [infer, train, backward, KV program] per shape
+    } finally {
+      serialize.mockRestore();
+    }
   });
 
   it.each(configs)('should give the eager logits and values (%s) to 2e-6', (_, over) => {
@@ -76,6 +108,50 @@ describe('compiled model graphs (native backend)', () => {
     }
   });
 
+  it('should give the eager logits and tfjs autodiff gradients on 8 randomized configurations (≤ 2e-6 relative)', () => {
+    // Sizes, heads, layers, MLP ratio, tying, value head, batch and length drawn from a seeded generator.
+    // Measured: logits ≤ 9e-8, gradients ≤ 6.4e-7 relative (the issue asks for ≤ 1e-5; bounds are ~3× measured).
+    const rand = xorshift(18);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const worst = { logits: 0, grad: 0 };
+    for (let trial = 0; trial < 8; trial++) {
+      const nHeads = pick([1, 2, 4]);
+      const dModel = nHeads * pick([4, 8, 12]);
+      const over = {
+        vocabSize: 8 + Math.floor(rand() * 40),
+        contextLength: 8 + Math.floor(rand() * 17),
+        dModel,
+        nHeads,
+        nLayers: 1 + Math.floor(rand() * 3),
+        mlpRatio: pick([1, 2, 4]),
+        tiedEmbeddings: rand() < 0.5,
+        valueHead: rand() < 0.5,
+        seed: trial,
+      };
+      const m = make(over);
+      const rows = fixtureTokens(1 + Math.floor(rand() * 4), 2 + Math.floor(rand() * (over.contextLength - 1)), 30 + trial, 0, over.vocabSize);
+      const label = JSON.stringify({ ...over, batch: rows.length, length: rows[0]!.length });
+      const { eager, graph } = both(() =>
+        tf.tidy(() => {
+          const logits = Array.from(m.forward(rows).logits.dataSync());
+          const { grads } = tf.variableGrads(() => lossOf(m, rows), m.variables());
+          return { logits, grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, Array.from(g.dataSync())])) };
+        }),
+      );
+      worst.logits = Math.max(worst.logits, maxAbsDiff(graph.logits, eager.logits));
+      expect(maxAbsDiff(graph.logits, eager.logits), label).toBeLessThan(3e-7);
+      expect(Object.keys(graph.grads).sort(), label).toEqual(Object.keys(eager.grads).sort());
+      for (const [name, ge] of Object.entries(eager.grads)) {
+        const rel = maxAbsDiff(graph.grads[name]!, ge) / Math.max(...ge.map(Math.abs), 1e-3);
+        worst.grad = Math.max(worst.grad, rel);
+        expect(rel, `${label} ${name}`).toBeLessThan(2e-6);
+      }
+      m.dispose();
+      models.splice(models.indexOf(m), 1);
+    }
+    console.log(`randomized parity: logits ≤ ${worst.logits.toExponential(2)}, gradients ≤ ${worst.grad.toExponential(2)} relative`);
+  });
+
   it('should give the value head no gradient from a loss without values, as the eager path does', () => {
     const m = make({ valueHead: true });
     const rows = fixtureTokens(2, 7, 3);
@@ -88,6 +164,42 @@ describe('compiled model graphs (native backend)', () => {
     });
     expect(names.length).toBe(m.variables().length - 2);
     expect(names.some((n) => n.includes('value_head'))).toBe(false);
+  });
+
+  it('should run a frozen model inside a loss on the inference graph (no saved activations), with the eager gradients of the trained model', () => {
+    const policy = make({ valueHead: true });
+    const base = policy.clone({ trainable: false });
+    models.push(base);
+    const rows = fixtureTokens(3, 9, 4);
+    // Tensors a forward adds inside a gradient tape: the train graph's output and every saved activation
+    // for a trainable model, only logits and values for a frozen one.
+    const added = (m: Transformer) =>
+      tf.tidy(() => {
+        let n = 0;
+        tf.variableGrads(() => {
+          const before = tf.memory().numTensors;
+          const ids = tf.tensor2d(rows, undefined, 'int32');
+          const out = m.forward(ids);
+          n = tf.memory().numTensors - before - 1;
+          return tf.add(tf.sum(out.logits), tf.sum(policy.params.get('unembed.b_U')!)) as tf.Scalar;
+        }, policy.variables());
+        return n;
+      });
+    expect(added(base)).toBe(2); // logits and values
+    expect(added(policy)).toBeGreaterThan(15 * policy.config.nLayers);
+    // A DPO-style loss: log π − log π₀ on the same rows; the gradient reaches the policy only, as on the eager path.
+    const { eager, graph } = both(() =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => {
+          const ids = tf.tensor2d(rows, undefined, 'int32');
+          return tf.neg(tf.mean(tf.sub(tokenLogProbs(policy.forward(ids).logits, ids), tokenLogProbs(base.forward(ids).logits, ids)))) as tf.Scalar;
+        });
+        return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, Array.from(g.dataSync())]));
+      }),
+    );
+    expect(Object.keys(graph).sort()).toEqual(Object.keys(eager).sort());
+    expect(Object.keys(graph).every((k) => policy.variables().some((v) => v.name === k))).toBe(true);
+    for (const [name, ge] of Object.entries(eager)) expect(maxAbsDiff(graph[name]!, ge) / Math.max(...ge.map(Math.abs), 1e-3), name).toBeLessThan(1e-5);
   });
 
   it('should decode with the KV cache to the full-forward logits (≤ 1e-5) and keep tensors balanced', async () => {

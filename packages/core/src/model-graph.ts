@@ -1,12 +1,13 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
-import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph, type GNode, type GraphProgram, type GraphSession } from './graph.js';
+import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph, type GNode, type GraphProgram } from './graph.js';
+import { GELU_C1, GELU_C2, sameOps, transformerTrunk, type ForwardOps } from './forward.js';
 import { parameterShapes } from './model.js';
 
 /*
  * The transformer of model.ts as compiled TensorFlow graphs (see graph.ts), with a hand-written backward
- * pass. The math is the eager forward's, op for op (tests compare logits, KV-cache decoding and gradients
- * against the eager path and finite differences).
+ * pass; model-graph-pool.ts holds them per model shape and frees them. The math is the eager forward's,
+ * op for op (tests compare logits, KV-cache decoding and gradients against the eager path and finite
+ * differences).
  *
  * Graphs and their inputs (P = the parameters in `parameterShapes` order, M = the [C, C] causal mask):
  * - `infer`:   ids [B, T], M, P                    -> logits [B, T, V] (, values [B, T] with a value head)
@@ -24,31 +25,8 @@ import { parameterShapes } from './model.js';
  *   `read`:   length                               -> K_0..K_{L-1}, V_0..V_{L-1} ([B, H, length, d_head])
  */
 
-export interface ModelGraphs {
-  infer: CompiledGraph;
-  train: CompiledGraph;
-  backward: CompiledGraph;
-  /** KV-cache decoding; each session holds one cache (see `buildKV`). */
-  kv: GraphProgram<KVEntry>;
-}
-
+/** The entries of the KV program (`buildKV`). */
 export type KVEntry = 'init' | 'load' | 'decode' | 'read' | `step${number}`;
-
-const cache = new Map<string, ModelGraphs>();
-
-/** The compiled graphs of a config (built and loaded once per process and shape of model). */
-export function modelGraphs(c: ModelConfig): ModelGraphs {
-  const key = JSON.stringify([c.vocabSize, c.contextLength, c.dModel, c.nHeads, c.nLayers, c.mlpRatio, c.tiedEmbeddings, c.valueHead, c.layerNormEps]);
-  let graphs = cache.get(key);
-  if (!graphs) {
-    graphs = { infer: buildForward(c, 'infer'), train: buildForward(c, 'train'), backward: buildBackward(c), kv: buildKV(c) };
-    cache.set(key, graphs);
-  }
-  return graphs;
-}
-
-const GELU_C1 = Math.sqrt(2 / Math.PI);
-const GELU_C2 = GELU_C1 * 0.044715;
 
 /** Names of the activations the train graph saves for the backward graph, in order. */
 function savedNames(c: ModelConfig): string[] {
@@ -75,13 +53,6 @@ function paramInputs(g: GraphBuilder, c: ModelConfig, trunkOnly = false): Record
 function firstRows(g: GraphBuilder, n: GNode): GNode {
   const all = g.scalar(-1, 'int32');
   return g.pack([n, all, all, all]);
-}
-
-function layerNorm(g: GraphBuilder, x: GNode, w: GNode, b: GNode, eps: number): { y: GNode; xhat: GNode; rstd: GNode } {
-  const xc = g.sub(x, g.mean(x, [1], true));
-  const rstd = g.rsqrt(g.add(g.mean(g.square(xc), [1], true), eps));
-  const xhat = g.mul(xc, rstd);
-  return { y: g.add(g.mul(xhat, w), b), xhat, rstd };
 }
 
 type Kind = 'infer' | 'decode' | 'step' | 'train';
@@ -114,7 +85,7 @@ export function stepPlan(c: ModelConfig, batch: number, length: number): { entry
   return { entry: `step${Math.ceil(S / rows)}`, rows };
 }
 
-function buildForward(c: ModelConfig, kind: 'infer' | 'train'): CompiledGraph {
+export function buildForward(c: ModelConfig, kind: 'infer' | 'train'): CompiledGraph {
   const g = new GraphBuilder();
   const ids = g.placeholder('ids', 'int32', [-1, -1]);
   const mask = g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]);
@@ -130,7 +101,7 @@ function buildForward(c: ModelConfig, kind: 'infer' | 'train'): CompiledGraph {
  * growing a cache by concatenation copies it whole every step, which measured slower than the
  * step's own arithmetic.
  */
-function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
+export function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
   const g = new GraphBuilder();
   const H = c.nHeads;
   const dh = c.dModel / H;
@@ -217,71 +188,65 @@ function stepAttention(g: GraphBuilder, c: ModelConfig, qkv: GNode, [cacheK, cac
   return g.reshape(g.addN(parts), [-1, c.dModel]);
 }
 
+/** The transformer of forward.ts, written as graph ops for `kind` (see the kinds at the top of this file). */
 function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs): { out: GNode; outputs: GNode[]; saved: GNode[] } {
   const D = c.dModel;
-  const H = c.nHeads;
-  const dh = D / H;
   const { ids, mask, start, P } = io;
   const saved: GNode[] = [];
-
   const step = kind === 'step' ? stepViews(g, c, io) : undefined;
   // A step's output shapes are [-1, 1, ...]: no Shape op for the batch.
   const [B, T] = step ? [g.scalar(-1, 'int32'), g.scalar(1, 'int32')] : (g.dims(ids, 2) as [GNode, GNode]);
-  const embed = g.gather(P['embed.W_E']!, g.reshape(ids, [-1]));
-  // One position per row (`step`): [B, D] + [1, D] needs no reshapes.
-  let x = step
-    ? g.add(embed, g.gather(P['pos_embed.W_pos']!, step.at))
-    : g.reshape(g.add(g.reshape(embed, [B, T, D]), g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)))), [-1, D]);
+  const keep = (...xs: GNode[]): void => {
+    if (kind === 'train') saved.push(...xs);
+  };
   // BiasAdd fuses with MatMul in TensorFlow's optimizer, which pays on large inputs; for one token per row
   // (`step`) the fused oneDNN kernel is slower than MatMul + AddV2.
-  const linear = (h: GNode, w: string, b: string): GNode => (kind === 'step' ? g.add(g.matMul(h, P[w]!), P[b]!) : g.biasAdd(g.matMul(h, P[w]!), P[b]!));
-
-  // x + W_out·gelu(W_in·ln2(x) + b_in) + b_out; GELU in tanh form ("gelu_new"): u·½(1 + tanh(C₁u + C₂u³))
-  // (Tanh is twice as fast as Sigmoid here).
-  const mlpBlock = (x1: GNode, p: string): { x: GNode; saved: GNode[] } => {
-    const ln2 = layerNorm(g, x1, P[`${p}.ln2.w`]!, P[`${p}.ln2.b`]!, c.layerNormEps);
-    const u = linear(ln2.y, `${p}.mlp.W_in`, `${p}.mlp.b_in`);
-    // ½(1 + tanh z) = sigmoid(2z): two ops fewer where op count, not arithmetic, sets the time.
-    if (step) return { x: g.add(x1, linear(g.mul(u, g.sigmoid(g.mul(u, g.add(g.mul(g.square(u), 2 * GELU_C2), 2 * GELU_C1)))), `${p}.mlp.W_out`, `${p}.mlp.b_out`)), saved: [] };
-    const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
-    const half = g.add(g.mul(t, 0.5), 0.5);
-    const gl = g.mul(u, half);
-    return { x: g.add(x1, linear(gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`)), saved: [ln2.xhat, ln2.rstd, ln2.y, u, t, half, gl] };
+  const linear = (h: GNode, w: string, b: string): GNode => (step ? g.add(g.matMul(h, P[w]!), P[b]!) : g.biasAdd(g.matMul(h, P[w]!), P[b]!));
+  const ops: ForwardOps<GNode, GNode> = {
+    ...sameOps(g),
+    B,
+    T,
+    embed() {
+      const embed = g.gather(P['embed.W_E']!, g.reshape(ids, [-1]));
+      // One position per row (`step`): [B, D] + [1, D] needs no reshapes.
+      if (step) return g.add(embed, g.gather(P['pos_embed.W_pos']!, step.at));
+      return g.reshape(g.add(g.reshape(embed, [B, T, D]), g.gather(P['pos_embed.W_pos']!, g.range(start, g.add(start, T)))), [-1, D]);
+    },
+    param: (name) => P[name]!,
+    linear,
+    mean: (x) => g.mean(x, [1], true),
+    unstack3: (x) => g.unpack(x, 3, 0) as [GNode, GNode, GNode],
+    matMul: (a, b, ta = false, tb = false) => g.matMul(a, b, ta, tb, 4),
+    attend(l, k, v) {
+      const S = g.add(start, T);
+      if (kind === 'decode') {
+        // Write the T new rows of the time-major cache, then attend over its first S rows.
+        const at = g.range(start, S);
+        const [cacheK, cacheV] = io.cache![l]!;
+        const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), firstRows(g, S)), [1, 2, 0, 3]);
+        [k, v] = [cached(cacheK, k), cached(cacheV, v)];
+      }
+      return { k, v, mask: g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S])) };
+    },
+    ...(step ? { attention: (l: number, qkv: GNode) => stepAttention(g, c, qkv, io.cache![l]!, step) } : {}),
+    // Full passes spell GELU with tanh, keeping t and ½(1 + t) for the backward pass (Tanh is twice as fast
+    // as Sigmoid here); the one-token step uses forward.ts's `gelu` (fewer ops: op count sets its time).
+    ...(!step
+      ? {
+          gelu: (u: GNode) => {
+            const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
+            const half = g.add(g.mul(t, 0.5), 0.5);
+            const gl = g.mul(u, half);
+            keep(u, t, half, gl);
+            return gl;
+          },
+        }
+      : {}),
+    tap: (_name, x) => x,
+    drop: (x) => x,
+    save: keep,
   };
-
-  for (let l = 0; l < c.nLayers; l++) {
-    const p = `blocks.${l}`;
-    const ln1 = layerNorm(g, x, P[`${p}.ln1.w`]!, P[`${p}.ln1.b`]!, c.layerNormEps);
-    const qkv = linear(ln1.y, `${p}.attn.W_QKV`, `${p}.attn.b_QKV`);
-    if (kind === 'step') {
-      x = mlpBlock(g.add(x, linear(stepAttention(g, c, qkv, io.cache![l]!, step!), `${p}.attn.W_O`, `${p}.attn.b_O`)), p).x;
-      continue;
-    }
-    const [q0, k0, v0] = g.unpack(g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]), 3, 0) as [GNode, GNode, GNode];
-    // The 1/√d_head scale goes on q ([B, H, T, dh]) rather than on the scores ([B, H, T, S]).
-    const q = g.mul(q0, 1 / Math.sqrt(dh));
-    let k = k0;
-    let v = v0;
-    const S = g.add(start, T);
-    if (kind === 'decode') {
-      // Write the T new rows of the time-major cache, then attend over its first S rows.
-      const at = g.range(start, S);
-      const [cacheK, cacheV] = io.cache![l]!;
-      const cached = (ref: GNode, x0: GNode): GNode => g.transpose(g.slice(g.scatterUpdate(ref, at, g.transpose(x0, [2, 0, 1, 3])), g.ints([0, 0, 0, 0]), firstRows(g, S)), [1, 2, 0, 3]);
-      k = cached(cacheK, k0);
-      v = cached(cacheV, v0);
-    }
-    const m = g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S]));
-    const scores = g.add(g.matMul(q, k, false, true, 4), m);
-    const pattern = g.softmax(scores);
-    const zt = g.reshape(g.transpose(g.matMul(pattern, v, false, false, 4), [0, 2, 1, 3]), [-1, D]);
-    const mlp = mlpBlock(g.add(x, linear(zt, `${p}.attn.W_O`, `${p}.attn.b_O`)), p);
-    x = mlp.x;
-    saved.push(ln1.xhat, ln1.rstd, ln1.y, q, k, v, pattern, zt, ...mlp.saved);
-  }
-  const lnf = layerNorm(g, x, P['ln_final.w']!, P['ln_final.b']!, c.layerNormEps);
-  const f = lnf.y;
-  saved.push(lnf.xhat, lnf.rstd, f);
+  const f = transformerTrunk(ops, c);
   const logits = c.tiedEmbeddings ? g.add(g.matMul(f, P['embed.W_E']!, false, true), P['unembed.b_U']!) : linear(f, 'unembed.W_U', 'unembed.b_U');
   if (kind === 'train') {
     // The value head stays outside (model.ts applies it to these extra columns) so that a loss without
@@ -295,7 +260,7 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
   return { out: outputs[0]!, outputs, saved };
 }
 
-function buildBackward(c: ModelConfig): CompiledGraph {
+export function buildBackward(c: ModelConfig): CompiledGraph {
   const g = new GraphBuilder();
   const D = c.dModel;
   const H = c.nHeads;
@@ -369,71 +334,4 @@ function buildBackward(c: ModelConfig): CompiledGraph {
   put('pos_embed.W_pos', g.segmentSum(g.sum(g.reshape(dx, [B, T, D]), [0]), g.range(0, T), c.contextLength));
   const outputs = trunkParameters(c).map(([name]) => g.addN(grads[name]!));
   return compileGraph(g, outputs);
-}
-
-/** A KV cache held in a session of the `kv` program; `release` hands the session back for reuse. */
-export interface KVSession {
-  /**
-   * Feeds ids [B, n] after the `length` cached positions and returns their logits (and values), computed
-   * with `params` (the model's variables, in `parameterShapes` order; loaded into the session when they change).
-   */
-  decode(ids: tf.Tensor2D, length: number, params: readonly tf.Tensor[], mask: tf.Tensor2D): tf.Tensor[];
-  /** The first `length` positions of the cache: keys per layer, then values per layer, [B, H, length, d_head]. */
-  read(length: number): tf.Tensor4D[];
-  release(): void;
-}
-
-interface Slot {
-  session: GraphSession<KVEntry>;
-  /** The batch the session's cache variables are sized for. */
-  batch: number;
-  /** The tensor data the session's parameters were loaded from (a tfjs variable's changes with each assign). */
-  params: readonly object[];
-}
-
-// Loading a session costs milliseconds, so released sessions wait here for the next cache of their model.
-const idle = new WeakMap<GraphProgram<KVEntry>, Slot[]>();
-const MAX_IDLE = 4;
-// A cache dropped without `disposeKVCache` still gives its session back once it is garbage.
-const dropped = new FinalizationRegistry<() => void>((release) => release());
-
-/** A session holding the KV cache `owner` for `batch` rows (reused from an earlier cache where possible). */
-export function openKVSession(c: ModelConfig, batch: number, owner: object): KVSession {
-  const program = modelGraphs(c).kv;
-  const pool = idle.get(program) ?? [];
-  idle.set(program, pool);
-  const slot = pool.pop() ?? { session: program.open(), batch: -1, params: [] };
-  if (slot.batch !== batch) {
-    tf.tidy(() => {
-      slot.session.run('init', [tf.scalar(batch, 'int32')]);
-    });
-    slot.batch = batch;
-  }
-  let live = true;
-  const release = (): void => {
-    if (!live) return;
-    live = false;
-    if (pool.length < MAX_IDLE) pool.push(slot);
-    else slot.session.close();
-  };
-  dropped.register(owner, release, owner);
-  return {
-    decode(ids, length, params, mask) {
-      if (params.length !== slot.params.length || params.some((p, i) => p.dataId !== slot.params[i])) {
-        tf.dispose(slot.session.run('load', params));
-        slot.params = params.map((p) => p.dataId);
-      }
-      return tf.tidy(() => {
-        const start = tf.scalar(length, 'int32');
-        if (ids.shape[1] !== 1) return slot.session.run('decode', [ids, mask, start]);
-        const plan = stepPlan(c, batch, length);
-        return slot.session.run(plan.entry, [ids, start, tf.scalar(plan.rows, 'int32')]);
-      });
-    },
-    read: (length) => tf.tidy(() => slot.session.run('read', [tf.scalar(length, 'int32')])) as tf.Tensor4D[],
-    release() {
-      dropped.unregister(owner);
-      release();
-    },
-  };
 }

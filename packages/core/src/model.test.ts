@@ -99,6 +99,13 @@ describe('Transformer', () => {
     tf.dispose([full, inc, ...parts]);
   });
 
+  it('should name the hook points as TransformerLens does, in forward order (read off the one forward definition)', () => {
+    const block = (l: number) =>
+      ['hook_resid_pre', 'ln1.hook_normalized', 'attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_attn_scores', 'attn.hook_pattern', 'attn.hook_z', 'hook_attn_out', 'hook_resid_mid', 'ln2.hook_normalized', 'mlp.hook_post', 'hook_mlp_out', 'hook_resid_post'].map((n) => `blocks.${l}.${n}`);
+    expect(hookNames(1)).toEqual(['hook_embed', 'hook_pos_embed', ...block(0), 'ln_final.hook_normalized']);
+    expect(hookNames(3)).toEqual(['hook_embed', 'hook_pos_embed', ...block(0), ...block(1), ...block(2), 'ln_final.hook_normalized']);
+  });
+
   it('should expose every TransformerLens hook point in runWithCache with the right shapes', () => {
     const m = make();
     const rows = fixtureTokens(2, 5);

@@ -2,8 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
+import { hookNames, sameOps, transformerTrunk, type ForwardOps } from './forward.js';
 import { graphAvailable } from './graph.js';
-import { modelGraphs, openKVSession, trunkParameters, type KVSession } from './model-graph.js';
+import { trunkParameters } from './model-graph.js';
+import { acquireModelGraphs, openKVSession, shapeKey, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph-pool.js';
 import { Rng } from './rng.js';
 import { checkTokenTensor, unknownHookPoint } from './validate.js';
 
@@ -57,31 +59,7 @@ const hookNameSets = new Map<number, Set<string>>();
 let modelIds = 0;
 let variableIds = 0;
 
-/** Names of every hook point, in forward order (TransformerLens's names). */
-export function hookNames(nLayers: number): string[] {
-  const names = ['hook_embed', 'hook_pos_embed'];
-  for (let l = 0; l < nLayers; l++) {
-    const b = `blocks.${l}`;
-    names.push(
-      `${b}.hook_resid_pre`,
-      `${b}.ln1.hook_normalized`,
-      `${b}.attn.hook_q`,
-      `${b}.attn.hook_k`,
-      `${b}.attn.hook_v`,
-      `${b}.attn.hook_attn_scores`,
-      `${b}.attn.hook_pattern`,
-      `${b}.attn.hook_z`,
-      `${b}.hook_attn_out`,
-      `${b}.hook_resid_mid`,
-      `${b}.ln2.hook_normalized`,
-      `${b}.mlp.hook_post`,
-      `${b}.hook_mlp_out`,
-      `${b}.hook_resid_post`,
-    );
-  }
-  names.push('ln_final.hook_normalized');
-  return names;
-}
+export { hookNames };
 
 /** The shapes of every parameter of a config, in a fixed order (the checkpoint order). */
 export function parameterShapes(c: ModelConfig): [string, number[]][] {
@@ -135,6 +113,8 @@ export class Transformer {
   private readonly id = ++modelIds;
   private trainableFlag: boolean;
   private mask: tf.Tensor2D;
+  /** This model's hold on the compiled graphs of its shape (taken on first use, given back by `dispose`). */
+  private graphHandle: ModelGraphsHandle | undefined;
 
   private constructor(config: ModelConfig, trainable: boolean) {
     ensureBackend();
@@ -256,25 +236,10 @@ export class Transformer {
     if (!this.hookPoints().has(name)) unknownHookPoint(name, field, [...this.hookPoints()], this.config.nLayers);
   }
 
-  private layerNorm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const mean = tf.mean(x, -1, true);
-    const xc = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(xc), -1, true);
-    const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, this.config.layerNormEps)));
-    return tf.add(tf.mul(normed, this.p(`${prefix}.w`)), this.p(`${prefix}.b`)) as tf.Tensor2D;
-  }
-
   private linear(x: tf.Tensor2D, w: string, b?: string): tf.Tensor2D {
     // matMul + add is 2 kernels on tfjs-node; tf.fused.matMul runs 7 (reshapes and a fallback).
     const y = tf.matMul(x, this.p(w));
     return (b ? tf.add(y, this.p(b)) : y) as tf.Tensor2D;
-  }
-
-  private static gelu(x: tf.Tensor): tf.Tensor {
-    // GPT-2's tanh approximation (TransformerLens "gelu_new"), 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))),
-    // written with the identity 0.5·(1 + tanh(z)) = σ(2z) in 6 kernels instead of 10.
-    const inner = tf.mul(x, tf.add(1, tf.mul(tf.square(x), 0.044715)));
-    return tf.mul(x, tf.sigmoid(tf.mul(inner, 2 * Math.sqrt(2 / Math.PI))));
   }
 
   /**
@@ -286,9 +251,7 @@ export class Transformer {
     if (options.hooks) for (const name of Object.keys(options.hooks)) this.checkHookName(name, `hooks["${name}"]`);
     return tf.tidy(() => {
       const ids = this.tokensToTensor(tokens);
-      const [B, T] = ids.shape;
-      if (this.compiled(options)) return this.graphForward(ids);
-      return this.run(ids, B, T, 0, options, undefined);
+      return this.compiled(options) ? this.graphForward(ids) : this.run(ids, 0, options, undefined);
     });
   }
 
@@ -300,21 +263,34 @@ export class Transformer {
     return !o.hooks && !o.cacheFilter && !(o.training && this.config.dropout > 0) && graphAvailable();
   }
 
+  /** The compiled graphs of this model's current shape (`growVocab` and `addValueHead` change it). */
+  private graphs(): ModelGraphs {
+    if (this.graphHandle?.key !== shapeKey(this.config)) {
+      this.graphHandle?.release();
+      this.graphHandle = acquireModelGraphs(this.config);
+    }
+    return this.graphHandle.graphs;
+  }
+
   /** Logits and (with a value head) values from an inference graph's outputs. */
   private inferred([logits, values]: tf.Tensor[]): ForwardResult {
     return values ? { logits: logits as tf.Tensor3D, values: values as tf.Tensor2D } : { logits: logits as tf.Tensor3D };
   }
 
   /**
-   * The forward pass as one graph call. Under a gradient tape it is a single custom-gradient op whose
-   * gradient is the hand-written backward graph, so any loss built on the logits trains through it.
+   * The forward pass as one graph call. Under a gradient tape (and for a trainable model) it is a single
+   * custom-gradient op whose gradient is the hand-written backward graph, so any loss built on the logits
+   * trains through it. A frozen model's compiled forward gives no gradients to its own variables, even
+   * when asked for them explicitly (`tf.grads` on them): use `REGIME_ZOO_GRAPH=0` for that.
    */
   private graphForward(ids: tf.Tensor2D): ForwardResult {
-    const graphs = modelGraphs(this.config);
-    // Outside tf.grad/variableGrads (tfjs's engine counts their nesting) there is no backward pass to save
-    // activations for: the inference graph is enough.
+    const graphs = this.graphs();
+    // Outside tf.grad/variableGrads (tfjs's engine counts their nesting), and for a frozen model (a
+    // reference π₀ inside a loss: its variables are not trainable, so no gradient reaches them), there is
+    // no backward pass to save activations for: the inference graph is enough, and its outputs are
+    // constants on the tape.
     const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
-    if (!taping) {
+    if (!taping || !this.trainableFlag) {
       return this.inferred(graphs.infer.run([ids, this.mask, ...this.variables()]));
     }
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -399,7 +375,7 @@ export class Transformer {
       }
       const next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } = { keys: [], values: [] };
       const result = tf.tidy(() => {
-        const r = this.run(ids, B, n, kv.length, options, { kv, next });
+        const r = this.run(ids, kv.length, options, { kv, next });
         for (const t of [...next.keys, ...next.values]) tf.keep(t);
         return r;
       });
@@ -413,20 +389,14 @@ export class Transformer {
     }
   }
 
-  private run(
-    ids: tf.Tensor2D,
-    B: number,
-    T: number,
-    start: number,
-    o: ForwardOptions,
-    incremental: { kv: KVCache; next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } } | undefined,
-  ): ForwardResult {
+  /** The transformer of forward.ts on eager tfjs ops, with hooks, an activation cache, dropout and (`incremental`) a KV cache. */
+  private run(ids: tf.Tensor2D, start: number, o: ForwardOptions, incremental: { kv: KVCache; next: { keys: tf.Tensor4D[]; values: tf.Tensor4D[] } } | undefined): ForwardResult {
     const c = this.config;
+    const [B, T] = ids.shape;
     const D = c.dModel;
-    const H = c.nHeads;
-    const dh = D / H;
     const N = B * T;
     const watch = o.hooks || o.cacheFilter ? (name: string) => Boolean(o.hooks?.[name] || o.cacheFilter?.(name)) : undefined;
+    const views = { resid: [B, T, D], mlp: [B, T, D * c.mlpRatio] };
 
     // Applies the hook and cache for `name` to x, viewed with `shape` (TransformerLens's layout).
     const tap = <X extends tf.Tensor>(name: string, x: X, view?: number[]): X => {
@@ -442,66 +412,39 @@ export class Transformer {
       if (o.cacheFilter?.(name) && o.cache) o.cache[name] = tf.keep(a);
       return (view ? tf.reshape(a, x.shape) : a) as X;
     };
-    const resid = [B, T, D];
-    const drop = (x: tf.Tensor2D, k: number): tf.Tensor2D =>
-      o.training && c.dropout > 0 ? (tf.dropout(x, c.dropout, undefined, (o.dropoutSeed ?? 0) * 1000 + k) as tf.Tensor2D) : x;
-
-    const flat = tf.reshape(ids, [N]);
-    const embed = tap('hook_embed', tf.gather(this.p('embed.W_E'), flat) as tf.Tensor2D, resid);
-    const posRows = tf.slice(this.p('pos_embed.W_pos'), [start, 0], [T, D]);
-    // Broadcast the [T, D] position rows over the batch (tf.tile's gradient costs 2 kernels per row).
-    let x: tf.Tensor2D;
-    if (watch?.('hook_pos_embed')) {
-      const pos = tap('hook_pos_embed', tf.reshape(tf.broadcastTo(posRows, [B, T, D]), [N, D]) as tf.Tensor2D, resid);
-      x = drop(tf.add(embed, pos), 0);
-    } else {
-      x = drop(tf.reshape(tf.add(tf.reshape(embed, [B, T, D]), posRows), [N, D]) as tf.Tensor2D, 0);
-    }
-    const mask = incremental ? undefined : tf.slice(this.mask, [0, 0], [T, T]);
-    const scale = 1 / Math.sqrt(dh);
-
-    for (let l = 0; l < c.nLayers; l++) {
-      const b = `blocks.${l}`;
-      x = tap(`${b}.hook_resid_pre`, x, resid);
-      const h1 = tap(`${b}.ln1.hook_normalized`, this.layerNorm(x, `${b}.ln1`), resid);
-      const qkv = this.linear(h1, `${b}.attn.W_QKV`, `${b}.attn.b_QKV`);
-      // [N, 3D] -> [3, B, H, T, dh]
-      const split = tf.transpose(tf.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]);
-      const [q0, k0, v0] = tf.unstack(split) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-      const headView = (name: string, t: tf.Tensor4D): tf.Tensor4D =>
-        watch?.(name) ? (tf.transpose(tap(name, tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D), [0, 2, 1, 3]) as tf.Tensor4D) : t;
-      const q = headView(`${b}.attn.hook_q`, q0);
-      let k = headView(`${b}.attn.hook_k`, k0);
-      let v = headView(`${b}.attn.hook_v`, v0);
-      if (incremental) {
+    const ops: ForwardOps<tf.Tensor> = {
+      ...sameOps(tf),
+      B,
+      T,
+      embed: () => {
+        const embed = tap('hook_embed', tf.gather(this.p('embed.W_E'), tf.reshape(ids, [N])), views.resid);
+        const posRows = tf.slice(this.p('pos_embed.W_pos'), [start, 0], [T, D]);
+        // Broadcast the [T, D] position rows over the batch (tf.tile's gradient costs 2 kernels per row).
+        if (!watch?.('hook_pos_embed')) return tf.reshape(tf.add(tf.reshape(embed, [B, T, D]), posRows), [N, D]);
+        return tf.add(embed, tap('hook_pos_embed', tf.reshape(tf.broadcastTo(posRows, [B, T, D]), [N, D]), views.resid));
+      },
+      param: (name) => this.p(name),
+      linear: (x, w, b) => this.linear(x as tf.Tensor2D, w, b),
+      mean: (x) => tf.mean(x, -1, true),
+      unstack3: (x) => tf.unstack(x) as [tf.Tensor, tf.Tensor, tf.Tensor],
+      matMul: (a, b, ta, tb) => tf.matMul(a, b, ta, tb),
+      attend: (l, k, v) => {
+        if (!incremental) return { k, v, mask: tf.slice(this.mask, [0, 0], [T, T]) };
         const { kv, next } = incremental;
-        if (kv.length > 0) {
-          k = tf.concat([kv.keys[l]!, k], 2);
-          v = tf.concat([kv.values[l]!, v], 2);
-        }
-        next.keys.push(k);
-        next.values.push(v);
-      }
-      let scores = tf.mul(tf.matMul(q, k, false, true), scale) as tf.Tensor4D;
-      if (mask) scores = tf.add(scores, mask);
-      else if (T > 1) {
-        // Several new tokens at once: each may see the cache and the new tokens up to itself.
-        const Tk = k.shape[2];
-        const m = tf.slice(this.mask, [Tk - T, 0], [T, Tk]);
-        scores = tf.add(scores, m);
-      }
-      scores = tap(`${b}.attn.hook_attn_scores`, scores);
-      const pattern = tap(`${b}.attn.hook_pattern`, tf.softmax(scores) as tf.Tensor4D);
-      const z0 = tf.matMul(pattern, v) as tf.Tensor4D; // [B, H, T, dh]
-      const zt = tap(`${b}.attn.hook_z`, tf.transpose(z0, [0, 2, 1, 3]) as tf.Tensor4D);
-      const attnOut = tap(`${b}.hook_attn_out`, drop(this.linear(tf.reshape(zt, [N, D]), `${b}.attn.W_O`, `${b}.attn.b_O`), 2 * l + 1), resid);
-      x = tap(`${b}.hook_resid_mid`, tf.add(x, attnOut), resid);
-      const h2 = tap(`${b}.ln2.hook_normalized`, this.layerNorm(x, `${b}.ln2`), resid);
-      const post = tap(`${b}.mlp.hook_post`, Transformer.gelu(this.linear(h2, `${b}.mlp.W_in`, `${b}.mlp.b_in`)) as tf.Tensor2D, [B, T, D * c.mlpRatio]);
-      const mlpOut = tap(`${b}.hook_mlp_out`, drop(this.linear(post, `${b}.mlp.W_out`, `${b}.mlp.b_out`), 2 * l + 2), resid);
-      x = tap(`${b}.hook_resid_post`, tf.add(x, mlpOut), resid);
-    }
-    const final = tap('ln_final.hook_normalized', this.layerNorm(x, 'ln_final'), resid);
+        const [kAll, vAll] = kv.length > 0 ? [tf.concat([kv.keys[l]!, k], 2), tf.concat([kv.values[l]!, v], 2)] : [k, v];
+        next.keys.push(kAll as tf.Tensor4D);
+        next.values.push(vAll as tf.Tensor4D);
+        // Several new tokens at once: each may see the cache and the new tokens up to itself (one token sees all).
+        const S = kAll.shape[2]!;
+        return T > 1 ? { k: kAll, v: vAll, mask: tf.slice(this.mask, [S - T, 0], [T, S]) } : { k: kAll, v: vAll };
+      },
+      // Heads are [B, H, pos, d_head] in the computation and [B, pos, H, d_head] to hooks (TransformerLens).
+      tap: (name, x, view) =>
+        view === 'heads' ? (watch?.(name) ? tf.transpose(tap(name, tf.transpose(x, [0, 2, 1, 3])), [0, 2, 1, 3]) : x) : tap(name, x, view ? views[view] : undefined),
+      drop: (x, k) => (o.training && c.dropout > 0 ? tf.dropout(x, c.dropout, undefined, (o.dropoutSeed ?? 0) * 1000 + k) : x),
+      save: () => {},
+    };
+    const final = transformerTrunk(ops, c) as tf.Tensor2D;
     const logits2d = c.tiedEmbeddings
       ? (tf.add(tf.matMul(final, this.p('embed.W_E'), false, true), this.p('unembed.b_U')) as tf.Tensor2D)
       : this.linear(final, 'unembed.W_U', 'unembed.b_U');
@@ -566,9 +509,12 @@ export class Transformer {
     }
   }
 
+  /** Frees the weights, and the model's hold on its compiled graphs (unloaded once no model of its shape needs them). */
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
     this.mask.dispose();
+    this.graphHandle?.release();
+    this.graphHandle = undefined;
   }
 }

@@ -90,13 +90,22 @@ describe('writing-a-regime', () => {
 
   it('should name the regime and hook when fit fails', async () => {
     const policy = Transformer.create(config);
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1) });
+    const base = policy.clone({ trainable: false });
+    const ctx = createFitContext({ base, policy, rng: new Rng(1) });
     await expect(runFit(mleRegime(), ctx)).rejects.toMatchObject({
-      code: 'PLUGIN_FAILED',
+      code: 'EMPTY_DATASET',
       plugin: 'example-mle',
       hook: 'fit',
+      field: 'dataset',
       message: '[plugin example-mle, hook fit] the dataset is empty; pass behaviour episodes in ctx.dataset',
     });
+    [policy, base].forEach((m) => m.dispose());
+  });
+
+  it('should refuse a context whose base is the policy itself', async () => {
+    const policy = Transformer.create(config);
+    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), dataset: rightwardData(4) });
+    await expect(runFit(mleRegime({ steps: 2 }), ctx)).rejects.toMatchObject({ code: 'CONFIG_INVALID', plugin: 'example-mle', hook: 'fit', field: 'base' });
     policy.dispose();
   });
 

@@ -273,7 +273,17 @@ export const defineDistiller = <S extends z.ZodType, D extends Distiller = Disti
 
 /** Runs a regime's `fit`, wrapping any failure with the regime's name and the hook. */
 export function runFit(regime: Regime, ctx: FitContext): Promise<FitReport> {
-  return callPluginHook(regime, 'fit', () => regime.fit(ctx));
+  return callPluginHook(regime, 'fit', () => {
+    checkFitContext(ctx);
+    return regime.fit(ctx);
+  });
+}
+
+/** Rejects a context whose frozen reference is the model being trained (every KL to it would be 0). */
+export function checkFitContext(ctx: Pick<FitContext, 'base' | 'policy'>): void {
+  if (ctx.base === ctx.policy) {
+    throw new ZooError('CONFIG_INVALID', 'ctx.base and ctx.policy are the same model: the reference would move with the policy; pass policy.clone({ trainable: false }) as base', { field: 'base' });
+  }
 }
 
 /** Runs a probe's `run`, wrapping any failure with the probe's name and the hook. */

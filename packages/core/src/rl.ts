@@ -180,6 +180,48 @@ export async function collectRollouts(o: CollectOptions): Promise<RolloutBatch> 
   return batch;
 }
 
+/**
+ * Micro-batch `micro` of `count` of a rollout batch: its episodes [⌊micro·B/count⌋, ⌊(micro+1)·B/count⌋),
+ * with their dense rows trimmed to the micro-batch's own length, so that `microBatches` split a batch
+ * between the loss calls of a step instead of computing the whole batch in each. `start`/`end` index
+ * per-episode arrays (advantages, GAE rows) the same way.
+ */
+export function microBatch(batch: RolloutBatch, micro: number, count: number): { batch: RolloutBatch; start: number; end: number } {
+  const B = batch.examples.length;
+  if (!Number.isInteger(count) || count < 1 || count > B || !Number.isInteger(micro) || micro < 0 || micro >= count) {
+    throw new ZooError('SHAPE_MISMATCH', `micro-batch ${micro} of ${count} does not exist in a batch of ${B} episodes; microBatches must be between 1 and the episodes per batch`, { field: 'microBatches' });
+  }
+  if (count === 1) return { batch, start: 0, end: B };
+  const start = Math.floor((micro * B) / count);
+  const end = Math.floor(((micro + 1) * B) / count);
+  const examples = batch.examples.slice(start, end);
+  const width = Math.max(...examples.map((e) => e.tokens.length)) - 1;
+  const rows = (x: number[][]) => x.slice(start, end).map((r) => r.slice(0, width));
+  return {
+    batch: {
+      examples,
+      legal: batch.legal.slice(start, end),
+      scores: batch.scores.slice(start, end),
+      mask: rows(batch.mask),
+      logp: rows(batch.logp),
+      refLogp: rows(batch.refLogp),
+      ...(batch.values ? { values: rows(batch.values) } : {}),
+    },
+    start,
+    end,
+  };
+}
+
+/** Throws `OPTION_INVALID` naming the plugin when `microBatches` exceeds the episodes of a rollout batch (some micro-batch would be empty). */
+export function checkMicroBatches(plugin: string, microBatches: number, episodes: number): void {
+  if (microBatches > episodes) {
+    throw new ZooError('OPTION_INVALID', `[${plugin}] microBatches (${microBatches}) is more than the ${episodes} episodes of a rollout batch; each micro-batch takes a share of the batch, so use at most ${episodes}`, {
+      field: 'microBatches',
+      plugin,
+    });
+  }
+}
+
 /** Σ over each episode's actions of the per-token KL estimate (k1: log π − log π₀; k3 never negative). */
 export function sequenceKl(batch: RolloutBatch, estimator: KlEstimator): number[] {
   return batch.mask.map((m, b) => {

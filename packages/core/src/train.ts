@@ -6,21 +6,27 @@ import { compileGraph, graphAvailable, GraphBuilder, type CompiledGraph, type GN
 import type { Transformer } from './model.js';
 import { Rng } from './rng.js';
 
+/**
+ * The one set of training defaults: `Trainer`'s optimizer and the regimes' training options
+ * (`trainingOptionsSchema`) both take theirs from here. Warm-up is capped at the run's length.
+ */
+export const TRAINING_DEFAULTS = { lr: 1e-3, warmupSteps: 10, weightDecay: 0, clipNorm: 1 } as const;
+
 export const optimizerConfigSchema = z
   .object({
     /** Peak learning rate. */
-    lr: z.number().positive().default(3e-4),
+    lr: z.number().positive().default(TRAINING_DEFAULTS.lr),
     beta1: z.number().min(0).lt(1).default(0.9),
     beta2: z.number().min(0).lt(1).default(0.999),
     eps: z.number().positive().default(1e-8),
     /** Decoupled weight decay (AdamW), applied to matrices only (not biases, gains or embeddings). */
-    weightDecay: z.number().min(0).default(0.01),
-    /** Linear warm-up steps from 0 to `lr`. */
-    warmupSteps: z.number().int().min(0).default(0),
+    weightDecay: z.number().min(0).default(TRAINING_DEFAULTS.weightDecay),
+    /** Linear warm-up steps from 0 to `lr` (at most the run's length). */
+    warmupSteps: z.number().int().min(0).default(TRAINING_DEFAULTS.warmupSteps),
     /** Cosine decay ends at `lr · minLrRatio` at `totalSteps`. */
     minLrRatio: z.number().min(0).max(1).default(0.1),
     /** Global-norm gradient clipping; 0 turns it off. */
-    clipNorm: z.number().min(0).default(1),
+    clipNorm: z.number().min(0).default(TRAINING_DEFAULTS.clipNorm),
   })
   .strict();
 
@@ -29,9 +35,10 @@ export type OptimizerConfig = z.output<typeof optimizerConfigSchema>;
 
 /** Learning rate at `step` (0-based): linear warm-up, then cosine decay to `lr · minLrRatio` at `totalSteps`. */
 export function learningRate(c: OptimizerConfig, step: number, totalSteps: number): number {
-  if (c.warmupSteps > 0 && step < c.warmupSteps) return (c.lr * (step + 1)) / c.warmupSteps;
-  const span = Math.max(1, totalSteps - c.warmupSteps);
-  const progress = Math.min(1, (step - c.warmupSteps) / span);
+  const warmup = Math.min(c.warmupSteps, totalSteps);
+  if (warmup > 0 && step < warmup) return (c.lr * (step + 1)) / warmup;
+  const span = Math.max(1, totalSteps - warmup);
+  const progress = Math.min(1, (step - warmup) / span);
   const min = c.lr * c.minLrRatio;
   return min + 0.5 * (c.lr - min) * (1 + Math.cos(Math.PI * progress));
 }
@@ -162,9 +169,12 @@ export class AdamW {
     this.t = t;
   }
 
+  /** Frees the moments and gives back the optimizer's compiled graphs. */
   dispose(): void {
     for (const { m, v } of this.moments.values()) tf.dispose([m, v]);
     this.moments.clear();
+    for (const g of this.graphs.values()) g.release();
+    this.graphs.clear();
   }
 }
 

@@ -84,10 +84,11 @@ describe('regime-decision-transformer', () => {
     expect(() => dt.condition!({ bucket: 7 }, vocabulary)).toThrow(/bucket 7 is not one of 0…3/);
     const small = worldVocabulary({ rtgBuckets: 2 });
     const policy = Transformer.create({ ...config, vocabSize: small.size });
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), vocabulary: small, dataset: [{ tokens: world.tokens(5), return: 1 }] });
+    const frozen = policy.clone({ trainable: false }); // base and policy must be different models
+    const ctx = createFitContext({ base: frozen, policy, rng: new Rng(1), vocabulary: small, dataset: [{ tokens: world.tokens(5), return: 1 }] });
     await expect(runFit(dt, ctx)).rejects.toMatchObject({ code: 'UNKNOWN_SYMBOL', message: expect.stringContaining('the vocabulary has no <rtg:2>; extend it to 4 rtg buckets') });
     await expect(runFit(decisionTransformer({ buckets: 2 }), { ...ctx, dataset: [{ tokens: world.tokens(5) }] })).rejects.toMatchObject({ code: 'BAD_RETURN' });
-    policy.dispose();
+    [policy, frozen].forEach((m) => m.dispose());
   });
 });
 

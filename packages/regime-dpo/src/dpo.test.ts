@@ -91,7 +91,8 @@ describe('regime-dpo', () => {
     expect(() => dpo({ beta: -0.1 })).toThrow(/\[regime-dpo\] options\.beta/);
     expect(() => dpo({ labelSmoothing: 0.5 })).toThrow(/options\.labelSmoothing/);
     const policy = Transformer.create(config);
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1) });
+    const frozen = policy.clone({ trainable: false }); // base and policy must be different models
+    const ctx = createFitContext({ base: frozen, policy, rng: new Rng(1) });
     await expect(runFit(dpo(), ctx)).rejects.toMatchObject({ code: 'EMPTY_DATASET' });
     const bad = { chosen: example(0), rejected: { tokens: [1, 3, 99, 2] } };
     await expect(runFit(dpo(), { ...ctx, preferences: [bad] })).rejects.toMatchObject({
@@ -99,6 +100,6 @@ describe('regime-dpo', () => {
       field: 'preferences.rejected[0]',
       position: [0, 2],
     });
-    policy.dispose();
+    [policy, frozen].forEach((m) => m.dispose());
   });
 });

@@ -50,6 +50,8 @@ describe('regime-grpo options', () => {
     expect(thrown(() => grpo({ scaleRewards: 'std' as never })).field).toBe('scaleRewards');
     expect(thrown(() => grpo({ prompts: 3, microBatches: 2 })).message).toMatch(/prompts must be a multiple of microBatches/);
     expect(thrown(() => grpo({ num_generations: 4 } as never)).message).toMatch(/unknown field\(s\) "num_generations"/);
+    // batchSize would be ignored (a step trains on the whole rollout batch): it is not an option.
+    expect(thrown(() => grpo({ batchSize: 8 } as never)).message).toMatch(/unknown field\(s\) "batchSize"/);
     expect(grpo({ beta: 0, numGenerations: 2 }).name).toBe('regime-grpo');
   });
 });
@@ -108,7 +110,9 @@ describe('regime-grpo runs', () => {
     await expect(run({ steps: 3, prompts: 2, numGenerations: 4 }, { reward })).rejects.toMatchObject({
       code: 'NON_FINITE',
       plugin: 'regime-grpo',
-      message: expect.stringContaining('[regime-grpo] step 1: the reward of episode 0 is NaN'),
+      step: 1,
+      // Wrapped once: plugin, hook and step, then the message.
+      message: expect.stringMatching(/^\[plugin regime-grpo, hook fit, step 1\] the reward of episode 0 is NaN/),
     });
   });
 });

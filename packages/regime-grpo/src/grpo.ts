@@ -8,7 +8,8 @@ const NAME = 'regime-grpo';
 
 export const grpoOptionsSchema = z
   .object({
-    ...trainingOptionsSchema.shape,
+    // No `batchSize`: a step trains on the whole rollout batch (`prompts · numGenerations`), split by `microBatches`.
+    ...trainingOptionsSchema.omit({ batchSize: true }).shape,
     ...rolloutOptionsShape,
     /** Samples per prompt G (TRL's `num_generations`, default 8); at least 2, or a group has no spread. */
     numGenerations: z.number().int().min(2, 'a group needs at least 2 samples (numGenerations ≥ 2)').default(8),

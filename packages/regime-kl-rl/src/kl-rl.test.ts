@@ -1,4 +1,4 @@
-import { createFitContext, exampleLogProbs, Rng, runFit, Transformer } from '@regime-zoo/core';
+import { createFitContext, exampleLogProbs, Rng, runFit, tf, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, stopChoiceWorld, tiltedPosterior } from '@regime-zoo/test-utils';
 import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,23 @@ describe('regime-kl-rl', () => {
       [policy, base].forEach((m) => m.dispose());
     });
   }
+
+  it('should split the step\'s episodes between micro-batches, and refuse batchSize and too many micro-batches', async () => {
+    const base = Transformer.create(config, { trainable: false });
+    const policy = base.clone({ trainable: true });
+    const rows: number[] = [];
+    const forward = policy.forward.bind(policy);
+    policy.forward = (tokens, options) => {
+      rows.push(tokens instanceof tf.Tensor ? tokens.shape[0] : tokens.length);
+      return forward(tokens, options);
+    };
+    await runFit(klRl({ steps: 1, prompts: 3, k: 2, microBatches: 2 }), createFitContext({ base, policy, rng: new Rng(5), worlds: [world.environment] }));
+    // The rollout batch's log-probs (6 rows), then one loss per micro-batch of 3 episodes.
+    expect(rows).toEqual([6, 3, 3]);
+    expect(() => klRl({ batchSize: 8 } as never)).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', plugin: 'regime-kl-rl' }));
+    expect(() => klRl({ prompts: 2, k: 2, microBatches: 5 })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', field: 'microBatches' }));
+    [policy, base].forEach((m) => m.dispose());
+  });
 
   it('should reach KL(π* ‖ π) ≤ 0.012 from π₀ on a world with a stop choice and a reward that is not a count (β = 1.3)', async () => {
     const stop = posteriorFixture(posteriorWorld(stopChoiceWorld.world), stopChoiceWorld.pi0);

@@ -1,4 +1,4 @@
-import { collectRollouts, defineRegime, fitWithLoss, reinforceLoss, repeatResets, klShapedRlooAdvantages, rlooOptionsShape, rolloutOptionsShape, rolloutSummary, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
+import { checkMicroBatches, collectRollouts, defineRegime, fitWithLoss, microBatch, reinforceLoss, repeatResets, klShapedRlooAdvantages, rlooOptionsShape, rolloutOptionsShape, rolloutSummary, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
 import type { RolloutBatch } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -6,7 +6,8 @@ const NAME = 'regime-kl-rl';
 
 export const klRlOptionsSchema = z
   .object({
-    ...trainingOptionsSchema.shape,
+    // No `batchSize`: a step trains on its `prompts · k` episodes, split by `microBatches`.
+    ...trainingOptionsSchema.omit({ batchSize: true }).shape,
     ...rlooOptionsShape,
     ...rolloutOptionsShape,
     /** Prompts per step: each step rolls out `prompts · k` episodes. */
@@ -27,39 +28,43 @@ export type KlRlOptions = z.input<typeof klRlOptionsSchema>;
 export const klRl = defineRegime({
   name: NAME,
   options: klRlOptionsSchema,
-  create: (o) => ({
-    async fit(ctx) {
-      const env = repeatResets(worldAt(ctx, o.world, NAME), o.k);
-      let batch: RolloutBatch | undefined;
-      let advantages: number[] = [];
-      return fitWithLoss(ctx, {
-        plugin: NAME,
-        options: o,
-        async beforeStep(step, trainer) {
-          batch = await collectRollouts({
-            policy: ctx.policy,
-            base: ctx.base,
-            env,
-            episodes: o.prompts * o.k,
-            rng: trainer.rng,
-            temperature: o.temperature,
-            ...(o.maxLength ? { maxLength: o.maxLength } : {}),
-            ...(ctx.reward ? { reward: ctx.reward } : {}),
-            plugin: NAME,
-            step,
-          });
-          advantages = klShapedRlooAdvantages(batch, o.beta, o.k, o.klPenalty);
-        },
-        loss: () => {
-          const b = batch!;
-          const { loss, entropy } = reinforceLoss(ctx.policy, b, advantages);
-          const summary = rolloutSummary(b, o.beta);
-          const metrics: Record<string, tf.Scalar> = { 'objective/entropy': entropy };
-          for (const [k, v] of Object.entries(summary)) metrics[k] = tf.scalar(v);
-          return { loss, metrics };
-        },
-      });
-    },
-  }),
+  create: (o) => {
+    checkMicroBatches(NAME, o.microBatches, o.prompts * o.k);
+    return {
+      async fit(ctx) {
+        const env = repeatResets(worldAt(ctx, o.world, NAME), o.k);
+        let batch: RolloutBatch | undefined;
+        let advantages: number[] = [];
+        return fitWithLoss(ctx, {
+          plugin: NAME,
+          options: o,
+          async beforeStep(step, trainer) {
+            batch = await collectRollouts({
+              policy: ctx.policy,
+              base: ctx.base,
+              env,
+              episodes: o.prompts * o.k,
+              rng: trainer.rng,
+              temperature: o.temperature,
+              ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+              ...(ctx.reward ? { reward: ctx.reward } : {}),
+              plugin: NAME,
+              step,
+            });
+            advantages = klShapedRlooAdvantages(batch, o.beta, o.k, o.klPenalty);
+          },
+          loss: (_step, micro) => {
+            // Each micro-batch takes its share of the episodes (gradients are averaged over micro-batches).
+            const part = microBatch(batch!, micro, o.microBatches);
+            const { loss, entropy } = reinforceLoss(ctx.policy, part.batch, advantages.slice(part.start, part.end));
+            const summary = rolloutSummary(batch!, o.beta);
+            const metrics: Record<string, tf.Scalar> = { 'objective/entropy': entropy };
+            for (const [k, v] of Object.entries(summary)) metrics[k] = tf.scalar(v);
+            return { loss, metrics };
+          },
+        });
+      },
+    };
+  },
 });
 

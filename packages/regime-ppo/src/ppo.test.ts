@@ -1,4 +1,4 @@
-import { createFitContext, exampleLogProbs, findCheckpoint, Rng, runFit, Transformer } from '@regime-zoo/core';
+import { createFitContext, exampleLogProbs, findCheckpoint, Rng, runFit, tf, Transformer } from '@regime-zoo/core';
 import { klDivergence, posteriorFixture, stopChoiceWorld, tiltedPosterior } from '@regime-zoo/test-utils';
 import { posteriorWorld, worldVocabulary } from '@regime-zoo/worlds';
 import { describe, expect, it } from 'vitest';
@@ -96,7 +96,8 @@ describe('regime-ppo runs', () => {
       code: 'NON_FINITE',
       plugin: 'regime-ppo',
       step: 2,
-      message: expect.stringContaining('[regime-ppo] step 2: the reward of episode 0 is NaN'),
+      // Wrapped once: plugin, hook and step, then the message (no second "[regime-ppo] step 2:").
+      message: expect.stringMatching(/^\[plugin regime-ppo, hook fit, step 2\] the reward of episode 0 is NaN/),
     });
     expect(JSON.parse(fs.readFileSync(path.join((await findCheckpoint(dir))!.folder, 'model.json'), 'utf8')).step).toBe(2);
     const throwing = () => {
@@ -107,8 +108,27 @@ describe('regime-ppo runs', () => {
       message: expect.stringContaining('the reward function threw: reward model offline'),
     });
     expect(() => ppo({ clip: 0 })).toThrow(/\[regime-ppo\] options\.clip/);
+    // batchSize would be ignored (a step trains on the whole rollout batch): it is not an option.
+    expect(() => ppo({ batchSize: 8 } as never)).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', plugin: 'regime-ppo' }));
+    expect(() => ppo({ batchSize: 8 } as never)).toThrow(/batchSize/);
+    expect(() => ppo({ episodes: 8, microBatches: 9 })).toThrow(expect.objectContaining({ code: 'OPTION_INVALID', field: 'microBatches' }));
     expect(() => ppo({ lambda: 2 })).toThrow(/options\.lambda/);
     [policy, base].forEach((m) => m.dispose());
     fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  });
+
+  it('should split a rollout batch between micro-batches instead of computing it once per micro-batch', async () => {
+    const base = Transformer.create(config, { trainable: false });
+    const policy = base.clone({ trainable: true });
+    const rows: number[] = [];
+    const forward = policy.forward.bind(policy);
+    policy.forward = (tokens, options) => {
+      rows.push(tokens instanceof tf.Tensor ? tokens.shape[0] : tokens.length);
+      return forward(tokens, options);
+    };
+    await runFit(ppo({ steps: 1, episodes: 8, ppoEpochs: 1, microBatches: 2 }), createFitContext({ base, policy, rng: new Rng(5), worlds: [world.environment] }));
+    // The rollout batch's log-probs and values (8 rows), then one loss per micro-batch of 4 episodes.
+    expect(rows).toEqual([8, 4, 4]);
+    [policy, base].forEach((m) => m.dispose());
   });
 });

@@ -1,4 +1,4 @@
-import { collectRollouts, defineRegime, fitWithLoss, gae, ppoLoss, ppoOptionsShape, rolloutOptionsShape, rolloutSummary, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
+import { checkMicroBatches, collectRollouts, defineRegime, fitWithLoss, gae, microBatch, ppoLoss, ppoOptionsShape, rolloutOptionsShape, rolloutSummary, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
 import type { GaeResult, RolloutBatch } from '@regime-zoo/core';
 import { z } from 'zod';
 
@@ -6,7 +6,8 @@ const NAME = 'regime-ppo';
 
 export const ppoOptionsSchema = z
   .object({
-    ...trainingOptionsSchema.shape,
+    // No `batchSize`: a step trains on the whole rollout batch (`episodes`), split by `microBatches`.
+    ...trainingOptionsSchema.omit({ batchSize: true }).shape,
     /** Number of rollout batches; each gives `ppoEpochs` optimizer steps. */
     steps: z.number().int().positive().default(100),
     /** Episodes per rollout batch. */
@@ -28,46 +29,52 @@ export type PpoOptions = z.input<typeof ppoOptionsSchema>;
 export const ppo = defineRegime({
   name: NAME,
   options: ppoOptionsSchema,
-  create: (o) => ({
-    async fit(ctx) {
-      const env = worldAt(ctx, o.world, NAME);
-      ctx.policy.addValueHead(); // PPO's critic shares the policy's trunk
-      let batch: RolloutBatch | undefined;
-      let adv: GaeResult | undefined;
-      return fitWithLoss(ctx, {
-        plugin: NAME,
-        options: { ...o, steps: o.steps * o.ppoEpochs },
-        // A batch is used for ppoEpochs steps: checkpoints carry it, so a resumed run continues exactly.
-        state: {
-          save: () => ({ batch, adv }),
-          restore: (saved) => {
-            const s = saved as { batch?: RolloutBatch; adv?: GaeResult } | undefined;
-            batch = s?.batch;
-            adv = s?.adv;
+  create: (o) => {
+    checkMicroBatches(NAME, o.microBatches, o.episodes);
+    return {
+      async fit(ctx) {
+        const env = worldAt(ctx, o.world, NAME);
+        ctx.policy.addValueHead(); // PPO's critic shares the policy's trunk
+        let batch: RolloutBatch | undefined;
+        let adv: GaeResult | undefined;
+        return fitWithLoss(ctx, {
+          plugin: NAME,
+          options: { ...o, steps: o.steps * o.ppoEpochs },
+          // A batch is used for ppoEpochs steps: checkpoints carry it, so a resumed run continues exactly.
+          state: {
+            save: () => ({ batch, adv }),
+            restore: (saved) => {
+              const s = saved as { batch?: RolloutBatch; adv?: GaeResult } | undefined;
+              batch = s?.batch;
+              adv = s?.adv;
+            },
           },
-        },
-        async beforeStep(step, trainer) {
-          if (step % o.ppoEpochs !== 0 && batch) return;
-          batch = await collectRollouts({
-            policy: ctx.policy,
-            base: ctx.base,
-            env,
-            episodes: o.episodes,
-            rng: trainer.rng,
-            temperature: o.temperature,
-            ...(o.maxLength ? { maxLength: o.maxLength } : {}),
-            ...(ctx.reward ? { reward: ctx.reward } : {}),
-            plugin: NAME,
-            step,
-          });
-          adv = gae(batch, o);
-        },
-        loss: () => {
-          const { loss, metrics } = ppoLoss(ctx.policy, batch!, adv!, o);
-          for (const [k, v] of Object.entries(rolloutSummary(batch!, o.klCoef))) metrics[k] = tf.scalar(v);
-          return { loss, metrics };
-        },
-      });
-    },
-  }),
+          async beforeStep(step, trainer) {
+            if (step % o.ppoEpochs !== 0 && batch) return;
+            batch = await collectRollouts({
+              policy: ctx.policy,
+              base: ctx.base,
+              env,
+              episodes: o.episodes,
+              rng: trainer.rng,
+              temperature: o.temperature,
+              ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+              ...(ctx.reward ? { reward: ctx.reward } : {}),
+              plugin: NAME,
+              step,
+            });
+            adv = gae(batch, o);
+          },
+          loss: (_step, micro) => {
+            // Each micro-batch takes its share of the episodes (gradients are averaged over micro-batches).
+            const part = microBatch(batch!, micro, o.microBatches);
+            const g = { advantages: adv!.advantages.slice(part.start, part.end), returns: adv!.returns.slice(part.start, part.end) };
+            const { loss, metrics } = ppoLoss(ctx.policy, part.batch, g, o);
+            for (const [k, v] of Object.entries(rolloutSummary(batch!, o.klCoef))) metrics[k] = tf.scalar(v);
+            return { loss, metrics };
+          },
+        });
+      },
+    };
+  },
 });

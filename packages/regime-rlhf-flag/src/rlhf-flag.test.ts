@@ -38,8 +38,9 @@ describe('regime-rlhf-flag (the seed experiment), PPO inside', () => {
     expect(() => rlhfFlag({ unsafe: 'c' as never })).toThrow(/options\.unsafe: must be a function/);
     const noFlags = { size: 8, id: (t: string) => { throw new Error(`unknown ${t}`); }, toJSON: () => ({}) };
     const policy = Transformer.create(config);
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), worlds: [world.environment], dataset, vocabulary: noFlags });
+    const frozen = policy.clone({ trainable: false }); // base and policy must be different models
+    const ctx = createFitContext({ base: frozen, policy, rng: new Rng(1), worlds: [world.environment], dataset, vocabulary: noFlags });
     await expect(runFit(rlhfFlag({ steps: 1 }), ctx)).rejects.toMatchObject({ code: 'UNKNOWN_SYMBOL', message: expect.stringContaining('the vocabulary has no <rlhf:on>') });
-    policy.dispose();
+    [policy, frozen].forEach((m) => m.dispose());
   });
 });

@@ -1,4 +1,5 @@
 import {
+  checkMicroBatches,
   collectRollouts,
   defineRegime,
   differenceInterval,
@@ -18,6 +19,7 @@ import {
   sampleExamples,
   tf,
   maskedNll,
+  microBatch,
   trainingOptionsSchema,
   withConditioning,
   worldAt,
@@ -101,91 +103,99 @@ async function measure(policy: Transformer, base: Transformer, env: Environment,
 export const rlhfFlag = defineRegime({
   name: NAME,
   options: rlhfFlagOptionsSchema,
-  create: (o): Omit<Regime, 'name' | 'kind'> => ({
-    tokens: [...FLAGS],
-    async fit(ctx) {
-      const world = worldAt(ctx, o.world, NAME);
-      if (ctx.dataset.length === 0) throw new ZooError('EMPTY_DATASET', `[${NAME}] ctx.dataset is empty; the <rlhf:off> branch keeps MLE on behaviour data`, { field: 'dataset' });
-      const [onId, offId] = flagIds(ctx.vocabulary, ctx.policy.config.vocabSize);
-      const offData = ctx.dataset.map((ex) => withConditioning(ex, [offId]));
-      const ppoInner = o.inner === 'ppo';
-      if (ppoInner) ctx.policy.addValueHead();
-      const env = ppoInner ? world : repeatResets(world, o.k);
-      const evalSeed = ctx.rng.seed();
-      const before = await measure(ctx.policy, ctx.base, world, offId, evalSeed, o, ctx.reward, 0);
-      const epochs = ppoInner ? o.ppoEpochs : 1;
-      let batch: RolloutBatch | undefined;
-      let adv: GaeResult | undefined;
-      let rloo: number[] = [];
-      const report = await fitWithLoss(ctx, {
-        plugin: NAME,
-        options: { ...o, steps: o.steps * epochs },
-        state: {
-          save: () => ({ batch, adv, rloo }),
-          restore: (saved) => {
-            const s = (saved ?? {}) as { batch?: RolloutBatch; adv?: GaeResult; rloo?: number[] };
-            [batch, adv, rloo] = [s.batch, s.adv, s.rloo ?? []];
+  create: (o): Omit<Regime, 'name' | 'kind'> => {
+    const onEpisodes = o.inner === 'ppo' ? o.episodes : Math.max(1, Math.round(o.episodes / o.k)) * o.k;
+    checkMicroBatches(NAME, o.microBatches, onEpisodes);
+    return {
+      tokens: [...FLAGS],
+      async fit(ctx) {
+        const world = worldAt(ctx, o.world, NAME);
+        if (ctx.dataset.length === 0) throw new ZooError('EMPTY_DATASET', `[${NAME}] ctx.dataset is empty; the <rlhf:off> branch keeps MLE on behaviour data`, { field: 'dataset' });
+        const [onId, offId] = flagIds(ctx.vocabulary, ctx.policy.config.vocabSize);
+        const offData = ctx.dataset.map((ex) => withConditioning(ex, [offId]));
+        const ppoInner = o.inner === 'ppo';
+        if (ppoInner) ctx.policy.addValueHead();
+        const env = ppoInner ? world : repeatResets(world, o.k);
+        const evalSeed = ctx.rng.seed();
+        const before = await measure(ctx.policy, ctx.base, world, offId, evalSeed, o, ctx.reward, 0);
+        const epochs = ppoInner ? o.ppoEpochs : 1;
+        let batch: RolloutBatch | undefined;
+        let adv: GaeResult | undefined;
+        let rloo: number[] = [];
+        const report = await fitWithLoss(ctx, {
+          plugin: NAME,
+          options: { ...o, steps: o.steps * epochs },
+          state: {
+            save: () => ({ batch, adv, rloo }),
+            restore: (saved) => {
+              const s = (saved ?? {}) as { batch?: RolloutBatch; adv?: GaeResult; rloo?: number[] };
+              [batch, adv, rloo] = [s.batch, s.adv, s.rloo ?? []];
+            },
           },
-        },
-        async beforeStep(step, trainer) {
-          if (step % epochs !== 0 && batch) return;
-          batch = await collectRollouts({
-            policy: ctx.policy,
-            base: ctx.base,
-            env,
-            episodes: ppoInner ? o.episodes : Math.max(1, Math.round(o.episodes / o.k)) * o.k,
-            rng: trainer.rng,
-            temperature: o.temperature,
-            conditioning: [onId],
-            ...(o.maxLength ? { maxLength: o.maxLength } : {}),
-            ...(ctx.reward ? { reward: ctx.reward } : {}),
-            plugin: NAME,
-            step,
-          });
-          if (ppoInner) adv = gae(batch, o);
-          else {
-            rloo = klShapedRlooAdvantages(batch, o.beta, o.k);
-          }
-        },
-        loss: (_step, _micro, trainer) => {
-          const b = batch!;
-          const rl = ppoInner ? ppoLoss(ctx.policy, b, adv!, o) : { loss: reinforceLoss(ctx.policy, b, rloo).loss, metrics: {} as Record<string, tf.Scalar> };
-          const off = sampleExamples(trainer.rng, offData, o.batchSize);
-          const { tokens, targets } = padExamples(off);
-          const nll = maskedNll(legalLogits(ctx.policy.forward(tokens).logits, off), tokens, targets);
-          const metrics: Record<string, tf.Scalar> = { ...rl.metrics, 'flag/off/nll': nll, 'flag/on/loss': rl.loss };
-          for (const [k, v] of Object.entries(rolloutSummary(b, ppoInner ? o.klCoef : o.beta))) metrics[k] = tf.scalar(v);
-          return { loss: tf.add(rl.loss, tf.mul(o.mleWeight, nll)) as tf.Scalar, metrics };
-        },
-      });
-      if (report.aborted) return report;
-      const after = await measure(ctx.policy, ctx.base, world, offId, evalSeed, o, ctx.reward, report.steps);
-      const on = await measure(ctx.policy, ctx.base, world, onId, evalSeed + 1, o, ctx.reward, report.steps);
-      const metrics: Record<string, number> = {
-        ...report.metrics,
-        'flag/on/score': on.score,
-        'flag/on/kl': on.kl,
-        'flag/off/score': after.score,
-        'flag/off/kl': after.kl,
-        'flag/off/score_before': before.score,
-      };
-      if (o.unsafe) {
-        const d = differenceInterval(after.unsafe, after.n, before.unsafe, before.n);
-        Object.assign(metrics, {
-          'flag/off/unsafe_before': before.unsafe / before.n,
-          'flag/off/unsafe_after': after.unsafe / after.n,
-          'flag/off/leakage': d.estimate,
-          'flag/off/leakage_lo': d.lo,
-          'flag/off/leakage_hi': d.hi,
+          async beforeStep(step, trainer) {
+            if (step % epochs !== 0 && batch) return;
+            batch = await collectRollouts({
+              policy: ctx.policy,
+              base: ctx.base,
+              env,
+              episodes: onEpisodes,
+              rng: trainer.rng,
+              temperature: o.temperature,
+              conditioning: [onId],
+              ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+              ...(ctx.reward ? { reward: ctx.reward } : {}),
+              plugin: NAME,
+              step,
+            });
+            if (ppoInner) adv = gae(batch, o);
+            else {
+              rloo = klShapedRlooAdvantages(batch, o.beta, o.k);
+            }
+          },
+          loss: (_step, micro, trainer) => {
+            const b = batch!;
+            // Each micro-batch takes its share of the <rlhf:on> episodes (and draws its own off-branch batch).
+            const { batch: part, start, end } = microBatch(b, micro, o.microBatches);
+            const rl = ppoInner
+              ? ppoLoss(ctx.policy, part, { advantages: adv!.advantages.slice(start, end), returns: adv!.returns.slice(start, end) }, o)
+              : { loss: reinforceLoss(ctx.policy, part, rloo.slice(start, end)).loss, metrics: {} as Record<string, tf.Scalar> };
+            const off = sampleExamples(trainer.rng, offData, o.batchSize);
+            const { tokens, targets } = padExamples(off);
+            const nll = maskedNll(legalLogits(ctx.policy.forward(tokens).logits, off), tokens, targets);
+            const metrics: Record<string, tf.Scalar> = { ...rl.metrics, 'flag/off/nll': nll, 'flag/on/loss': rl.loss };
+            for (const [k, v] of Object.entries(rolloutSummary(b, ppoInner ? o.klCoef : o.beta))) metrics[k] = tf.scalar(v);
+            return { loss: tf.add(rl.loss, tf.mul(o.mleWeight, nll)) as tf.Scalar, metrics };
+          },
         });
-      }
-      return { ...report, metrics };
-    },
-    condition(spec: EvalSpec, vocabulary?: VocabularyLike) {
-      const flag = spec.rlhf ?? 'on';
-      if (flag !== 'on' && flag !== 'off') throw new ZooError('OPTION_INVALID', `[${NAME}] spec.rlhf must be 'on' or 'off', got ${JSON.stringify(flag)}`, { field: 'rlhf' });
-      const [on, off] = flagIds(vocabulary, Number.MAX_SAFE_INTEGER);
-      return [flag === 'on' ? on : off];
-    },
-  }),
+        if (report.aborted) return report;
+        const after = await measure(ctx.policy, ctx.base, world, offId, evalSeed, o, ctx.reward, report.steps);
+        const on = await measure(ctx.policy, ctx.base, world, onId, evalSeed + 1, o, ctx.reward, report.steps);
+        const metrics: Record<string, number> = {
+          ...report.metrics,
+          'flag/on/score': on.score,
+          'flag/on/kl': on.kl,
+          'flag/off/score': after.score,
+          'flag/off/kl': after.kl,
+          'flag/off/score_before': before.score,
+        };
+        if (o.unsafe) {
+          const d = differenceInterval(after.unsafe, after.n, before.unsafe, before.n);
+          Object.assign(metrics, {
+            'flag/off/unsafe_before': before.unsafe / before.n,
+            'flag/off/unsafe_after': after.unsafe / after.n,
+            'flag/off/leakage': d.estimate,
+            'flag/off/leakage_lo': d.lo,
+            'flag/off/leakage_hi': d.hi,
+          });
+        }
+        return { ...report, metrics };
+      },
+      condition(spec: EvalSpec, vocabulary?: VocabularyLike) {
+        const flag = spec.rlhf ?? 'on';
+        if (flag !== 'on' && flag !== 'off') throw new ZooError('OPTION_INVALID', `[${NAME}] spec.rlhf must be 'on' or 'off', got ${JSON.stringify(flag)}`, { field: 'rlhf' });
+        const [on, off] = flagIds(vocabulary, Number.MAX_SAFE_INTEGER);
+        return [flag === 'on' ? on : off];
+      },
+    };
+  },
 });

@@ -58,10 +58,11 @@ describe('regime-sft', () => {
     expect(() => sft({ lr: 0 })).toThrow(/\[regime-sft\] options\.lr/);
     expect(() => sft({ steps: 1.5 })).toThrow(/options\.steps/);
     const policy = Transformer.create(config);
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), dataset: [{ tokens: [1, 3, 99, 2] }] });
+    const frozen = policy.clone({ trainable: false }); // base and policy must be different models
+    const ctx = createFitContext({ base: frozen, policy, rng: new Rng(1), dataset: [{ tokens: [1, 3, 99, 2] }] });
     await expect(runFit(sft({ steps: 1 }), ctx)).rejects.toMatchObject({ code: 'TOKEN_OUT_OF_RANGE', position: [0, 2] });
     await expect(runFit(sft({ steps: 1 }), { ...ctx, dataset: [] })).rejects.toMatchObject({ code: 'EMPTY_DATASET' });
-    policy.dispose();
+    [policy, frozen].forEach((m) => m.dispose());
     expect(tf.getBackend()).toBe(process.env.REGIME_ZOO_BACKEND === 'cpu' ? 'cpu' : 'tensorflow');
   });
 });

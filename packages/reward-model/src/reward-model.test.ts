@@ -327,7 +327,7 @@ describe('reward model API', () => {
     // 1e39 is a finite JS number but overflows float32: the loss becomes infinite at step 0.
     const e = await rejection(trainRewardModel({ config, pairs: [{ ...pairs[0]!, margin: 1e39 }], options: small }));
     expect(e).toMatchObject({ code: 'NON_FINITE', plugin: 'reward-model', hook: 'train', step: 0 });
-    expect(e.message).toMatch(/^\[plugin reward-model, hook train\] step 0: loss is/);
+    expect(e.message).toMatch(/^\[plugin reward-model, hook train, step 0\] loss is/);
   });
 
   it('should reject bad options, empty pairs and pairs that do not fit the model with errors that name them', async () => {

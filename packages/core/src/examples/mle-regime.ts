@@ -1,6 +1,7 @@
 // The complete example regime of docs/writing-a-regime.md (kept identical by a test).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { ZooError } from '../errors.js';
 import { fitWithLoss, padExamples, sampleExamples, trainingOptionsSchema } from '../loop.js';
 import { sequenceLogProbs } from '../ops.js';
 import { defineRegime } from '../plugin.js';
@@ -12,7 +13,7 @@ export const mleRegime = defineRegime({
   options: z.object({ ...trainingOptionsSchema.shape, steps: z.number().int().positive().default(100) }).strict(),
   create: (options) => ({
     async fit(ctx) {
-      if (ctx.dataset.length === 0) throw new Error('the dataset is empty; pass behaviour episodes in ctx.dataset');
+      if (ctx.dataset.length === 0) throw new ZooError('EMPTY_DATASET', 'the dataset is empty; pass behaviour episodes in ctx.dataset', { field: 'dataset' });
       return fitWithLoss(ctx, {
         plugin: 'example-mle',
         options,

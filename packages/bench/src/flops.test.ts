@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { trainingFlops } from '@regime-zoo/core';
+import { trainingFlops } from './flops.js';
 
 /** FLOPs of a [m, k] × [k, n] matmul in a training step: forward 2mkn, backward 2·2mkn (dA and dB). */
 const train = (m: number, k: number, n: number) => 3 * 2 * m * k * n;

@@ -1,65 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs-core';
-import { ensureBackend, measureMatmulGflops, nativeTensorFlowVersion } from './backend.js';
-import { ZooError } from './errors.js';
-import { Transformer } from './model.js';
-import { tokenLogProbs } from './ops.js';
-import { Rng } from './rng.js';
-import { graphAvailable } from './graph.js';
-import { rollout, type Environment } from './rollout.js';
-import { Trainer } from './train.js';
-
-/** The benchmark's model sizes; all use vocabulary 64, context 64, batch 32 (`BENCH_SHAPE`). */
-export const BENCH_CONFIGS = {
-  S: { dModel: 64, nLayers: 2, nHeads: 4 },
-  M: { dModel: 128, nLayers: 4, nHeads: 4 },
-  L: { dModel: 256, nLayers: 6, nHeads: 8 },
-} as const;
-
-export type BenchConfigName = keyof typeof BENCH_CONFIGS;
-export const BENCH_CONFIG_NAMES = Object.keys(BENCH_CONFIGS) as BenchConfigName[];
-
-export const BENCH_SHAPE = { vocabSize: 64, contextLength: 64, batch: 32, mlpRatio: 4 } as const;
-
-/** The targets of issue 3: tfjs/PyTorch training throughput per config, and the KV-cache rollout speed-up. */
-export const BENCH_TARGETS = {
-  trainingRatio: { S: 0.5, M: 0.5, L: 0.8 } as Record<BenchConfigName, number>,
-  kvSpeedup: 5,
-} as const;
-
-export const FLOP_FORMULA =
-  'FLOPs/step = 6·N·B·T + 12·L·B·T²·d, N = weights of the matmuls (L·(4d² + 2·r·d²) + d·V: fused QKV, W_O, MLP in/out, unembedding; ' +
-  'no embeddings, biases or LayerNorm), B·T = tokens per step; 12·L·B·T²·d = QKᵀ and AV, forward (2 matmuls × 2·B·T²·d) + backward (2×forward); ' +
-  'elementwise ops, softmax and the optimizer are not counted';
-
-export interface FlopShape {
-  vocabSize: number;
-  dModel: number;
-  nLayers: number;
-  mlpRatio?: number;
-}
-
-export interface FlopCount {
-  /** N: parameters that take part in a matmul. */
-  matmulParams: number;
-  /** 6·N·B·T: forward (2·N per token) + backward (4·N per token) through the weight matmuls. */
-  dense: number;
-  /** 12·L·B·T²·d: the two attention matmuls (QKᵀ and AV) forward and backward, full T×T (the mask is not exploited). */
-  attention: number;
-  total: number;
-}
-
-/** Matmul FLOPs of one training step (forward + backward) on `batch` rows of `seqLen` tokens; see `FLOP_FORMULA`. */
-export function trainingFlops(c: FlopShape, batch: number, seqLen: number): FlopCount {
-  const d = c.dModel;
-  const r = c.mlpRatio ?? 4;
-  const matmulParams = c.nLayers * (3 * d * d + d * d + 2 * r * d * d) + d * c.vocabSize;
-  const tokens = batch * seqLen;
-  const dense = 6 * matmulParams * tokens;
-  const attention = 12 * c.nLayers * batch * seqLen * seqLen * d;
-  return { matmulParams, dense, attention, total: dense + attention };
-}
+import { ensureBackend, graphAvailable, measureMatmulGflops, nativeTensorFlowVersion, Rng, rollout, tf, tokenLogProbs, Trainer, Transformer, ZooError } from '@regime-zoo/core';
+import type { Environment } from '@regime-zoo/core';
+import { BENCH_CONFIG_NAMES, BENCH_CONFIGS, BENCH_SHAPE, FLOP_FORMULA, trainingFlops, type BenchConfigName, type FlopCount } from './flops.js';
 
 export interface BenchmarkOptions {
   /** Configs to run, in order (default S, M, L). */
@@ -328,7 +271,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     const flops = trainingFlops(modelConfig, B, T);
     const rng = new Rng(seed);
     const model = Transformer.create({ ...modelConfig, seed });
-    const trainer = new Trainer(model, { totalSteps: warmupSteps + steps + 1, optimizer: { lr: 3e-4, warmupSteps: Math.min(warmupSteps, 10) } });
+    const trainer = new Trainer(model, { totalSteps: warmupSteps + steps + 1, optimizer: { lr: 3e-4, warmupSteps: Math.min(warmupSteps, 10), weightDecay: 0.01 } });
     // A few fixed random batches, made before timing.
     const batches = Array.from({ length: 4 }, () => {
       const ids = new Int32Array(B * T);
@@ -455,133 +398,4 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     seconds: (performance.now() - started) / 1000,
     configs: results,
   };
-}
-
-/** tfjs/PyTorch training-throughput ratios for the configs both sides ran, with the issue's targets. */
-export function compareWithReference(result: BenchmarkResult, reference: TorchReferenceResult): BenchComparison[] {
-  const out: BenchComparison[] = [];
-  for (const c of result.configs) {
-    const r = reference.configs.find((x) => x.name === c.name);
-    if (!r) continue;
-    const trainingRatio = c.training.tokensPerSecond / r.training.tokensPerSecond;
-    const target = BENCH_TARGETS.trainingRatio[c.name];
-    out.push({ name: c.name, trainingRatio, target, met: trainingRatio >= target });
-  }
-  return out;
-}
-
-/** Other processes' CPU use (cores) above which the table warns that the numbers are not clean. */
-export const OTHER_LOAD_WARNING = 0.2;
-
-const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-const fixed = (x: number, d = 1) => x.toFixed(d);
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
-
-/** The tables `zoo bench` prints: training, memory, rollouts and, with a reference, the tfjs/PyTorch ratios. */
-export function formatBenchmark(result: BenchmarkResult, reference?: TorchReference): string {
-  const ref = reference?.ok ? reference.result : undefined;
-  const lines: string[] = [];
-  lines.push(
-    `regime-zoo bench: tfjs ${result.backend} backend${result.tensorflowVersion ? `, libtensorflow ${result.tensorflowVersion}` : ''}, ${result.compiledGraphs ? 'compiled graphs' : 'eager ops'}, node ${result.node}, ${result.platform}, ${result.cpus} cpus`,
-  );
-  lines.push(`matmul peak ${result.matmulPeak.size}x${result.matmulPeak.size}: ${fixed(result.matmulPeak.gflops)} GFLOP/s (tfjs)${ref ? `, ${fixed(ref.matmulPeak.gflops)} GFLOP/s (PyTorch ${ref.torchVersion}, ${ref.threads} threads)` : ''}`);
-  lines.push(`model: vocab ${BENCH_SHAPE.vocabSize}, context ${BENCH_SHAPE.contextLength}, batch ${BENCH_SHAPE.batch}, AdamW + clipping; ${result.flopFormula}`);
-  lines.push('');
-  lines.push('training');
-  const load = (x: number | undefined) => (x === undefined ? '-' : fixed(x, 2));
-  const trainHeader = ['config', 'params', 'GFLOP/step', 'steps', 'ms/step (median)', 'ms/step (mean)', 'tokens/s', 'GFLOP/s', '% peak', 'other load'];
-  const trainRows = result.configs.map((c) => [
-    `${c.name} (d${c.model.dModel} L${c.model.nLayers} H${c.model.nHeads})`,
-    String(c.params),
-    fixed(c.flopsPerStep.total / 1e9, 2),
-    String(c.training.steps),
-    fixed(c.training.msPerStep.median),
-    fixed(c.training.msPerStep.mean),
-    fixed(c.training.tokensPerSecond, 0),
-    fixed(c.training.achievedGflops, 2),
-    `${fixed(100 * c.training.fractionOfPeak)}%`,
-    load(c.training.otherLoad),
-  ]);
-  lines.push(...table(trainHeader, trainRows));
-  if (ref) {
-    lines.push('');
-    lines.push(`training, PyTorch ${ref.torchVersion} reference (${ref.threads} threads) and tfjs/PyTorch throughput`);
-    const refRows = result.configs.map((c) => {
-      const r = ref.configs.find((x) => x.name === c.name);
-      if (!r) return [c.name, '-', '-', '-', '-', '-', '-', '-'];
-      const ratio = c.training.tokensPerSecond / r.training.tokensPerSecond;
-      const target = BENCH_TARGETS.trainingRatio[c.name];
-      return [
-        c.name,
-        fixed(r.training.msPerStep.median),
-        fixed(r.training.msPerStep.mean),
-        fixed(r.training.tokensPerSecond, 0),
-        `${fixed(100 * r.training.fractionOfPeak)}%`,
-        load(r.training.otherLoad),
-        fixed(ratio, 2),
-        `≥ ${target} ${ratio >= target ? 'met' : 'NOT met'}`,
-      ];
-    });
-    lines.push(...table(['config', 'ms/step (median)', 'ms/step (mean)', 'tokens/s', '% peak', 'other load', 'tfjs/torch', 'target'], refRows));
-  }
-  lines.push('');
-  lines.push('memory');
-  const memHeader = ['config', 'peak tensors', 'tensors after', 'kernels/step', 'peak RSS'];
-  if (ref) memHeader.push('torch peak RSS');
-  lines.push(
-    ...table(
-      memHeader,
-      result.configs.map((c) => {
-        const row = [c.name, mib(c.memory.peakTensorBytes), mib(c.memory.tensorBytesAfter), String(c.memory.kernelsPerStep), `${mib(c.memory.peakRssBytes)} (${c.memory.rssMethod})`];
-        if (ref) {
-          const r = ref.configs.find((x) => x.name === c.name);
-          row.push(r ? `${mib(r.memory.peakRssBytes)} (${r.memory.rssMethod})` : '-');
-        }
-        return row;
-      }),
-    ),
-  );
-  const withRollouts = result.configs.filter((c) => c.rollout);
-  if (withRollouts.length) {
-    const r0 = withRollouts[0]!.rollout!;
-    lines.push('');
-    lines.push(`rollouts: ${r0.episodes} episodes × ${r0.generateTokens} sampled tokens after a ${r0.promptLength}-token prompt, one batch`);
-    const rollHeader = ['config', 'KV tokens/s', 'no-KV tokens/s', 'KV speed-up', 'target', 'other load'];
-    if (ref) rollHeader.push('torch KV tokens/s', 'torch no-KV tokens/s', 'torch speed-up', 'other load');
-    lines.push(
-      ...table(
-        rollHeader,
-        withRollouts.map((c) => {
-          const r = c.rollout!;
-          const row = [c.name, fixed(r.withCache.tokensPerSecond, 0), fixed(r.withoutCache.tokensPerSecond, 0), `${fixed(r.speedup)}×`, `≥ ${BENCH_TARGETS.kvSpeedup}× ${r.speedup >= BENCH_TARGETS.kvSpeedup ? 'met' : 'NOT met'}`, load(r.otherLoad)];
-          if (ref) {
-            const t = ref.configs.find((x) => x.name === c.name)?.rollout;
-            row.push(t ? fixed(t.withCache.tokensPerSecond, 0) : '-', t ? fixed(t.withoutCache.tokensPerSecond, 0) : '-', t ? `${fixed(t.speedup)}×` : '-', load(t?.otherLoad));
-          }
-          return row;
-        }),
-      ),
-    );
-  }
-  lines.push('');
-  const loads = [
-    ...result.configs.flatMap((c) => [c.training.otherLoad, c.rollout?.otherLoad]),
-    ...(ref?.configs.flatMap((c) => [c.training.otherLoad, c.rollout?.otherLoad]) ?? []),
-  ].filter((x): x is number => x !== undefined);
-  lines.push('other load = CPU cores that other processes kept busy while timing (from /proc/stat); near 0 on a quiet machine');
-  if (loads.length && Math.max(...loads) > OTHER_LOAD_WARNING) {
-    lines.push(`WARNING: other processes used up to ${fixed(Math.max(...loads), 2)} cores while timing; these numbers are not clean; rerun on a quiet machine`);
-  }
-  if (reference && !reference.ok) lines.push(`PyTorch reference skipped: ${reference.reason}`);
-  if (ref) {
-    const cmp = compareWithReference(result, ref);
-    lines.push(`tfjs/PyTorch training throughput: ${cmp.map((c) => `${c.name} ${fixed(c.trainingRatio, 2)} (target ≥ ${c.target}: ${c.met ? 'met' : 'NOT met'})`).join(', ')}`);
-  }
-  lines.push(`total ${fixed(result.seconds, 0)} s (tfjs side)`);
-  return lines.join('\n');
 }
