@@ -56,12 +56,13 @@ describe('zoo-regime-conditional-training', () => {
 
   it('should fail clearly without the control tokens or without returns', async () => {
     const policy = Transformer.create({ vocabSize: worldVocabulary().size, contextLength: 16, dModel: 8, nHeads: 2, nLayers: 1, seed: 1 });
+    const base = policy.clone({ trainable: false });
     const dataset = [fixed.example(0)];
-    const ctx = createFitContext({ base: policy, policy, rng: new Rng(1), dataset, vocabulary: worldVocabulary() });
+    const ctx = createFitContext({ base, policy, rng: new Rng(1), dataset, vocabulary: worldVocabulary() });
     await expect(runFit(conditionalTraining({ steps: 1 }), ctx)).rejects.toMatchObject({ code: 'UNKNOWN_SYMBOL', message: expect.stringContaining('the vocabulary has no <phf:good>') });
     const noReturn = { ...dataset[0]!, return: undefined } as unknown as Example;
     await expect(runFit(conditionalTraining({ steps: 1 }), { ...ctx, dataset: [noReturn] })).rejects.toMatchObject({ code: 'BAD_RETURN', message: expect.stringContaining('dataset[0] has no finite return') });
-    policy.dispose();
+    [policy, base].forEach((m) => m.dispose());
   });
 
   it('should not leak tensors across training steps', async () => {
