@@ -2,26 +2,8 @@
 // Runs the config through `zoo run` (progress, run directory, report.html), then prints one table per world.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { main } from '@regime-zoo/cli';
-import { readResults } from '@regime-zoo/experiment';
-import { SIZES, WORLDS, type Size } from './config.js';
+import { runExample } from '@regime-zoo/cli';
+import { SIZES, WORLDS } from './config.js';
 import { distillTable } from './table.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// pnpm passes a `--` through to the script: drop it.
-const { values } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { size: { type: 'string', default: 'default' }, workers: { type: 'string' }, 'run-dir': { type: 'string' } } });
-if (!SIZES.includes(values.size as Size)) {
-  console.error(`--size must be one of ${SIZES.join(', ')}, got "${values.size}"`);
-  process.exit(2);
-}
-const size = values.size as Size;
-const config = path.join(here, '..', size === 'default' ? 'distillation-ood.config.ts' : `distillation-ood.${size}.config.ts`);
-const cwd = process.env.INIT_CWD ?? process.cwd(); // pnpm runs scripts in the package folder; runs/ goes where you typed the command
-const runDir = path.resolve(cwd, values['run-dir'] ?? path.join('runs', size === 'default' ? 'distillation-ood' : `distillation-ood-${size}`));
-const started = Date.now();
-const code = await main(['run', config, '--run-dir', runDir, ...(values.workers ? ['--workers', values.workers] : [])]);
-if (code !== 0) process.exit(code);
-const results = readResults(path.join(runDir, 'results.json'));
-console.log(`\nwall time ${((Date.now() - started) / 1000).toFixed(0)} s; seeds ${results.seeds.join(', ')}\n`);
-for (const world of WORLDS) console.log(`### ${world}\n\n${distillTable(results, world)}\n`);
+process.exitCode = await runExample({ name: 'distillation-ood', dir: path.join(path.dirname(fileURLToPath(import.meta.url)), '..'), sizes: SIZES, print: (r) => WORLDS.map((world) => `### ${world}\n\n${distillTable(r, world)}\n`).join('\n') });
