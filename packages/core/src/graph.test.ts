@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transpiledCore } from './__fixtures__/child-process.js';
 import { ensureBackend } from './backend.js';
 import { graphCacheDir, graphName, savedModelFolder } from './graph-cache.js';
-import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph } from './graph.js';
+import { GraphBuilder } from './graph.js';
+import { compileGraph, compileProgram, type CompiledGraph } from './graph-run.js';
 
 // softmax(x·W + b) over the last axis, summed over rows: a graph with a constant, a reduction and shapes.
 function build(serial: boolean, scale: number) {
@@ -189,7 +190,8 @@ describe('the compiled-graph cache (graph-cache.ts)', () => {
       const script = `import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ensureBackend } from './backend.js';
-import { compileGraph, GraphBuilder } from './graph.js';
+import { GraphBuilder } from './graph.js';
+import { compileGraph } from './graph-run.js';
 ensureBackend();
 fs.writeFileSync(${JSON.stringify(go)} + '.ready.' + process.pid, '');
 while (!fs.existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));

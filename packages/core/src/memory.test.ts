@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBackend } from './backend.js';
-import { graphStats } from './graph.js';
+import { graphStats } from './graph-run.js';
 import { MAX_UNUSED_SHAPES, modelGraphStats } from './model-graph-pool.js';
 import { Transformer } from './model.js';
 import { tokenLogProbs } from './ops.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
-import type { CompiledGraph, GraphProgram, GraphSession } from './graph.js';
+import type { CompiledGraph, GraphProgram, GraphSession } from './graph-run.js';
 import { buildBackward, buildForward, buildKV, stepPlan, type KVEntry } from './model-graph.js';
 
 /*

@@ -1,5 +1,6 @@
 import type { ModelConfig } from './config.js';
-import { compileGraph, compileProgram, GraphBuilder, type CompiledGraph, type GNode, type GraphProgram } from './graph.js';
+import { GraphBuilder, type GNode } from './graph.js';
+import { compileGraph, compileProgram, type CompiledGraph, type GraphProgram } from './graph-run.js';
 import { GELU_C1, GELU_C2, sameOps, transformerTrunk, type ForwardOps } from './forward.js';
 import { parameterShapes } from './model.js';
 

@@ -3,7 +3,7 @@ import { ensureBackend } from './backend.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ZooError } from './errors.js';
 import { hookNames, sameOps, transformerTrunk, type ForwardOps } from './forward.js';
-import { graphAvailable } from './graph.js';
+import { graphAvailable } from './graph-run.js';
 import { trunkParameters } from './model-graph.js';
 import { acquireModelGraphs, openKVSession, shapeKey, type KVSession, type ModelGraphs, type ModelGraphsHandle } from './model-graph-pool.js';
 import { Rng } from './rng.js';

@@ -2,7 +2,7 @@ import { expectNoTensorLeak, fixtureTokens, maxAbsDiff, tinyConfig } from '@regi
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ZooError } from './errors.js';
-import { setGraphMode } from './graph.js';
+import { setGraphMode } from './graph-run.js';
 import { Transformer } from './model.js';
 import { tokenLogProbs } from './ops.js';
 import { learningRate, optimizerConfigSchema, Trainer } from './train.js';

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { describeZodError } from './config.js';
 import { ZooError } from './errors.js';
-import { compileGraph, graphAvailable, GraphBuilder, type CompiledGraph, type GNode } from './graph.js';
+import { GraphBuilder, type GNode } from './graph.js';
+import { compileGraph, graphAvailable, type CompiledGraph } from './graph-run.js';
 import type { Transformer } from './model.js';
 import { Rng } from './rng.js';
 

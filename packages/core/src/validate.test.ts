@@ -4,7 +4,7 @@ import { expectNoTensorLeak, rejected, thrown, tinyConfig } from '@regime-zoo/te
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corridor, type CorridorState } from './__fixtures__/corridor.js';
-import { graphAvailable } from './graph.js';
+import { graphAvailable } from './graph-run.js';
 import { datasetReturns, fitWithLoss, padExamples, trainingOptionsSchema } from './loop.js';
 import { Transformer } from './model.js';
 import { tokenLogProbs } from './ops.js';
