@@ -67,11 +67,10 @@ export function summarise(rows: readonly ResultRow[]): SummaryRow[] {
   }
   return [...groups.values()].map((g) => {
     const first = g[0]!;
-    const k = g.length;
-    const mean = g.reduce((a, r) => a + r.value, 0) / k;
-    const { lo, hi } = k >= 2 ? seedInterval(g.map((r) => r.value)) : first;
+    // One seed keeps its probe's own interval; more get the interval over seeds.
+    const { value, lo, hi } = g.length >= 2 ? seedInterval(g.map((r) => r.value)) : first;
     const { seed: _seed, ...rest } = first;
-    return { ...rest, value: mean, lo, hi, n: g.reduce((a, r) => a + r.n, 0), seeds: k };
+    return { ...rest, value, lo, hi, n: g.reduce((a, r) => a + r.n, 0), seeds: g.length };
   });
 }
 
