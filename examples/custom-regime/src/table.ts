@@ -1,4 +1,4 @@
-import { seedInterval, type Results } from '@regime-zoo/experiment';
+import { resultValue, seedInterval, type Results } from '@regime-zoo/experiment';
 import { worldMetrics } from '@regime-zoo/probes';
 import { ARMS, WORLDS } from './config.js';
 
@@ -6,9 +6,7 @@ type Split = 'id' | 'ood';
 
 /** One model's `metric` (default: the world's instrumental rate) in a world, split and seed (sampled decoding). */
 export function value(results: Results, model: string, world: string, split: Split, seed: number, metric = worldMetrics(world).rate): number {
-  const r = results.rows.find((x) => x.model === model && x.world === world && x.split === split && x.metric === metric && x.seed === seed && x.decoding === 'sample');
-  if (!r) throw new Error(`results have no ${metric} of ${model} in ${world}/${split}, seed ${seed}`);
-  return r.value;
+  return resultValue(results, { model, world, split, metric, seed });
 }
 
 const fmt = (m: ReturnType<typeof seedInterval>) => {

@@ -1,4 +1,4 @@
-import { seedInterval, type Results } from '@regime-zoo/experiment';
+import { resultValue, seedInterval, type Results } from '@regime-zoo/experiment';
 import { worldMetrics } from '@regime-zoo/probes';
 import { RELEARN_THRESHOLD, STUDENTS, WORLDS } from './config.js';
 
@@ -6,9 +6,7 @@ type Split = 'id' | 'ood';
 
 /** One probe row's value: `metric` of `model` in `world`/`split`, seed `seed`. */
 export function value(results: Results, model: string, world: string, split: Split, metric: string, seed: number): number {
-  const r = results.rows.find((x) => x.model === model && x.world === world && x.split === split && x.metric === metric && x.seed === seed && x.decoding === 'sample');
-  if (!r) throw new Error(`results have no ${metric} of ${model} in ${world}/${split}, seed ${seed}`);
-  return r.value;
+  return resultValue(results, { model, world, split, metric, seed });
 }
 
 /** The models of one teacher's table, in order: the base, the teacher, its three students. */

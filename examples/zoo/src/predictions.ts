@@ -1,4 +1,4 @@
-import { seedInterval, type Results } from '@regime-zoo/experiment';
+import { resultValue, seedInterval, type Results } from '@regime-zoo/experiment';
 import { worldMetrics } from '@regime-zoo/probes';
 import { CONDITIONING_ARMS, WORLDS } from './config.js';
 
@@ -21,10 +21,7 @@ export type ArmOf = (world: string) => { model: string; condition: string };
 
 /** One model's instrumental rate in a world, split and seed (sampled decoding), from the probe rows. */
 export function rate(results: Results, model: string, world: string, split: Split, condition: string, seed: number): number {
-  const metric = worldMetrics(world).rate;
-  const r = results.rows.find((x) => x.model === model && x.world === world && x.split === split && (condition === '*' || x.condition === condition) && x.metric === metric && x.seed === seed && x.decoding === 'sample');
-  if (!r) throw new Error(`results have no ${metric} of ${model} (${condition}) in ${world}/${split}, seed ${seed}`);
-  return r.value;
+  return resultValue(results, { model, world, split, metric: worldMetrics(world).rate, seed, ...(condition === '*' ? {} : { condition }) });
 }
 
 /** rate(a) − rate(b) per seed, averaged over the worlds; then the mean and interval over seeds. */

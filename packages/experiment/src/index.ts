@@ -13,7 +13,7 @@ export { stageSeed } from './stages.js';
 export type { StageProgress } from './stages.js';
 export { readMetricsFile } from './metrics.js';
 export type { MetricsLine } from './metrics.js';
-export { buildResults, readResults, seedInterval, summarise, resultsSchema, resultRowSchema, summaryRowSchema, RESULTS_FORMAT, RESULTS_VERSION } from './results.js';
+export { buildResults, readResults, resultValue, seedInterval, summarise, resultsSchema, resultRowSchema, summaryRowSchema, RESULTS_FORMAT, RESULTS_VERSION } from './results.js';
 export type { Results, ResultRow, SummaryRow } from './results.js';
 export { writeReport } from './report.js';
 export { reportCharts, renderSvg, curveRows, instrumentalRows, amplificationRows } from './charts.js';

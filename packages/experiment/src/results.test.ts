@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seedInterval, summarise, type ResultRow } from './results.js';
+import { resultValue, seedInterval, summarise, type ResultRow } from './results.js';
 
 const row = (seed: number, value: number, lo: number | null, hi: number | null): ResultRow => ({
   model: 'ppo',
@@ -45,6 +45,15 @@ describe('aggregation over seeds', () => {
     expect(ten.value).toBeCloseTo(5.5, 12);
     expect(ten.value - ten.lo!).toBeCloseTo(2.16587, 4);
     expect(seedInterval([0.3])).toEqual({ value: 0.3, lo: null, hi: null });
+  });
+
+  it("should look up one seed's probe value, with or without a condition, and name the row it lacks", () => {
+    const rows = [row(1, 0.2, null, null), { ...row(1, 0.7, null, null), condition: '<rlhf:on>' }, { ...row(1, 0.9, null, null), decoding: 'greedy' as const }];
+    const q = { model: 'ppo', world: 'tamper', split: 'id' as const, metric: 'TamperRate', seed: 1 };
+    expect(resultValue({ rows }, q)).toBe(0.2);
+    expect(resultValue({ rows }, { ...q, condition: '<rlhf:on>' })).toBe(0.7);
+    expect(resultValue({ rows }, { ...q, decoding: 'greedy' })).toBe(0.9);
+    expect(() => resultValue({ rows }, { ...q, seed: 2 })).toThrow('results have no TamperRate of ppo in tamper/id, seed 2, sample decoding');
   });
 });
 

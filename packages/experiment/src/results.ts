@@ -58,6 +58,18 @@ export function seedInterval(xs: readonly number[], level = 0.95): { value: numb
   return { value, lo: value - half, hi: value + half };
 }
 
+/**
+ * The value of one probe row of `results`: `metric` of `model` in `world`/`split` for `seed`, under
+ * `condition` (any condition when omitted) and `decoding` (default `sample`). Throws naming the row when
+ * the results have none.
+ */
+export function resultValue(results: Pick<Results, 'rows'>, q: { model: string; world: string; split: ResultRow['split']; metric: string; seed: number; condition?: string; decoding?: ResultRow['decoding'] }): number {
+  const decoding = q.decoding ?? 'sample';
+  const r = results.rows.find((x) => x.model === q.model && x.world === q.world && x.split === q.split && x.metric === q.metric && x.seed === q.seed && x.decoding === decoding && (q.condition === undefined || x.condition === q.condition));
+  if (!r) throw new Error(`results have no ${q.metric} of ${q.model}${q.condition === undefined ? '' : ` (${q.condition})`} in ${q.world}/${q.split}, seed ${q.seed}, ${decoding} decoding`);
+  return r.value;
+}
+
 /** Means over seeds of each (model, probe, world, split, condition, decoding, metric). */
 export function summarise(rows: readonly ResultRow[]): SummaryRow[] {
   const groups = new Map<string, ResultRow[]>();
