@@ -77,15 +77,16 @@ describe('zoo-regime-conditional-training', () => {
 
   // Measured (seed 11): fixed shape, 300 steps: KL good 0.018, bad 0.009. Stop shape (84 sequences, so 4,000
   // samples leave a larger finite-data floor): 300 steps leave 0.25; the regime's default 1,000 reach 0.078 and 0.040.
-  for (const [shape, w, steps, bound] of [['fixed length', fixed, 300, 0.05], ['stop choice', stop, 1000, 0.12]] as const) {
-    it(`should reach π₀(x | r ≥ τ) under <phf:good> and π₀(x | r < τ) under <phf:bad> on the ${shape} posterior world (KL ≤ ${bound})`, async () => {
+  // Bounds about 3× what each measured: fixed good 0.018 → 0.05, bad 0.009 → 0.027; stop 0.078 / 0.040 → 0.12.
+  for (const [shape, w, steps, goodBound, badBound] of [['fixed length', fixed, 300, 0.05, 0.027], ['stop choice', stop, 1000, 0.12, 0.12]] as const) {
+    it(`should reach π₀(x | r ≥ τ) under <phf:good> and π₀(x | r < τ) under <phf:bad> on the ${shape} posterior world (KL ≤ ${goodBound} and ${badBound})`, async () => {
       const r = await train(w, 11, steps);
       console.log(`conditional training, ${shape}: τ ${r.tau}, KL good ${r.startGood.toFixed(3)} → ${r.good.toFixed(4)}, KL bad ${r.startBad.toFixed(3)} → ${r.bad.toFixed(4)}`);
       expect(r.tau).toBeGreaterThan(Math.min(...w.rewards)); // both labels have sequences
       expect(r.startGood).toBeGreaterThan(0.2); // the start does not meet the bound
       expect(r.startBad).toBeGreaterThan(0.2);
-      expect(r.good).toBeLessThanOrEqual(bound);
-      expect(r.bad).toBeLessThanOrEqual(bound);
+      expect(r.good).toBeLessThanOrEqual(goodBound);
+      expect(r.bad).toBeLessThanOrEqual(badBound);
     });
   }
 });
