@@ -3,13 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { expectNoTensorLeak, fixtureTokens, maxAbsDiff, tinyConfig } from '@regime-zoo/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
 import { Transformer } from './model.js';
 import { tokenLogProbs } from './ops.js';
 import { Trainer } from './train.js';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rz-ckpt-'));
+const made: string[] = [];
+const tmp = (): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rz-ckpt-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 const data = fixtureTokens(8, 12, 11);
 
 function loss(m: Transformer, step: number, rng: Trainer['rng']): tf.Scalar {

@@ -17,7 +17,13 @@ import { Trainer } from './train.js';
 
 const model = Transformer.create(tinyConfig);
 afterAll(() => model.dispose());
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rz-err-'));
+const made: string[] = [];
+const tmp = (): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rz-err-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 describe('bad input gives a coded error naming the field or position and the fix', () => {
   it('0: every error is a ZooError instance', async () => {
