@@ -20,7 +20,7 @@ import { Trainer } from './train.js';
 
 const KILLS = 300;
 const LANES = 10;
-/** Kill delays are uniform in [0, MAX_DELAY_MS) after the child has resumed (room for several saves). */
+/** Kill delays are uniform in [0, MAX_DELAY_MS) after the child has reported its first save. */
 const MAX_DELAY_MS = 30;
 const RESUME_EVERY = 5;
 const KEEP_LAST = 2;
@@ -71,7 +71,11 @@ interface ChildRun {
   saved: number[];
 }
 
-/** Runs the child until it has resumed, waits `delayMs`, SIGKILLs it and returns what it reported. */
+/**
+ * Runs the child until it has completed one save, waits `delayMs`, SIGKILLs it and returns what it
+ * reported. Waiting for a save, not a time from start, keeps the test meaningful on a loaded machine,
+ * where a child that starts slowly would otherwise be killed before it saved anything.
+ */
 function runAndKill(child: string, dir: string, delayMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [child, dir, String(KEEP_LAST)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,7 +87,7 @@ function runAndKill(child: string, dir: string, delayMs: number): Promise<ChildR
     p.stderr.on('data', (s: string) => (err += s));
     p.stdout.on('data', (s: string) => {
       out += s;
-      if (!timer && out.includes('\n')) timer = setTimeout(() => p.kill('SIGKILL'), delayMs);
+      if (!timer && out.includes('\nsaved ')) timer = setTimeout(() => p.kill('SIGKILL'), delayMs);
     });
     p.on('error', reject);
     p.on('close', (code, signal) => {
@@ -196,9 +200,9 @@ describe('checkpoints under SIGKILL', () => {
       `kill test: ${KILLS} kills; ${sum((r) => r.childSaves)} saves completed by children; ${sum((r) => r.midSave)} kills left a save half done; ` +
         `${sum((r) => r.unreported)} came after a save completed but before it was reported; ${sum((r) => r.trainLoopResumes)} trainLoop resumes`,
     );
-    // The kills did land inside saves, and children completed many saves between them (otherwise the test
-    // would prove little). Measured in two runs: 219 and 231 kills mid-save, 568 and 1,546 completed saves.
+    // The kills did land inside saves (otherwise the test would prove little), and every child completed
+    // at least the save it was killed after. Kills mid-save measured: 219 and 231 of 300 on an idle machine.
     expect(sum((r) => r.midSave)).toBeGreaterThanOrEqual(KILLS / 4);
-    expect(sum((r) => r.childSaves)).toBeGreaterThanOrEqual((KILLS * 2) / 3);
+    expect(results.every((r) => r.childSaves >= KILLS / LANES)).toBe(true);
   });
 });
