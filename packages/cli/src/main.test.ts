@@ -54,7 +54,7 @@ describe('zoo', () => {
 describe('zoo bench', () => {
   it('should print training tokens/s and the KV-cache speed-up for config S', async () => {
     const c = capture();
-    expect(await main(['bench', '--steps', '1', '--warmup', '1', '--rollout-repeats', '1', '--configs', 'S', '--no-torch'], c.out)).toBe(0);
+    expect(await main(['bench', '--steps', '1', '--warmup', '1', '--rollout-repeats', '1', '--configs', 'S', '--no-torch', '--no-stage'], c.out)).toBe(0);
     const text = c.lines.join('\n');
     const header = text.split('\n').find((l) => l.startsWith('config') && l.includes('tokens/s'));
     const row = text.split('\n').find((l) => l.startsWith('S (d64 L2 H4)'));

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BENCH_CONFIG_NAMES, compareWithReference, formatBenchmark, runBenchmark, type BenchConfigName, type BenchmarkResult, type TorchReference, type TorchReferenceResult } from '@regime-zoo/bench';
 import { doctor, formatDoctorReport } from '@regime-zoo/core';
+import { benchExperimentStage, formatStageBench } from './bench-stage.js';
 import { experimentCommand } from './experiment.js';
 import { sweepCommand, workerCommand } from './queue.js';
 
@@ -13,12 +14,14 @@ const USAGE = `zoo <command> [options]
 commands:
   doctor [--json] [--size N]   Node version, backend in use and why, libtensorflow, threads,
                                measured NxN matmul GFLOP/s (default N = 512)
-  bench [--steps N] [--warmup N] [--configs S,M,L] [--rollout-repeats N] [--json] [--no-torch]
+  bench [--steps N] [--warmup N] [--configs S,M,L] [--rollout-repeats N] [--json] [--no-torch] [--no-stage]
                                training ms/step, tokens/s, % of matmul peak, memory and KV-cache
                                rollout speed-up for configs S, M, L (default 30 timed steps after
                                3 warm-up steps, median of 5 rollouts per mode, in turns); each config
                                then at once in PyTorch (bench/torch_reference.py, when python3 can
-                               import torch; REGIME_ZOO_PYTHON picks the interpreter); tfjs/PyTorch ratios
+                               import torch; REGIME_ZOO_PYTHON picks the interpreter); tfjs/PyTorch ratios;
+                               then one whole experiment at the config defaults (tamper world: data, SFT
+                               base, PPO arm, probes), each stage timed (--no-stage skips it)
   run <config> [--run-dir DIR] [--runs-dir DIR] [--workers N]
                                runs an experiment config (.ts, .json, .yaml) into a run directory
                                (default runs/<name>): stages, checkpoints, metrics.jsonl, TensorBoard
@@ -193,6 +196,7 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
           'rollout-repeats': { type: 'string' },
           json: { type: 'boolean' },
           'no-torch': { type: 'boolean' },
+          'no-stage': { type: 'boolean' },
         },
       });
       const steps = positiveInt('bench', 'steps', values.steps, 30);
@@ -204,11 +208,12 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
       if (unknown.length || configs.length === 0) throw new UsageError(`zoo bench: --configs takes a comma-separated list of ${BENCH_CONFIG_NAMES.join(', ')}, got "${values.configs}"`);
       const opts = { steps: steps as number, warmup: warmup as number, repeats: repeats as number, configs: configs as BenchConfigName[] };
       const { result, reference } = await benchInTurns(opts, !values['no-torch']);
+      const stage = values['no-stage'] ? undefined : await benchExperimentStage(undefined, (line) => process.stderr.write(`${line}\n`));
       if (values.json) {
         const comparison = reference.ok ? compareWithReference(result, reference.result) : [];
-        out(JSON.stringify({ tfjs: result, torch: reference.ok ? reference.result : { skipped: reference.reason }, comparison }, null, 2));
+        out(JSON.stringify({ tfjs: result, torch: reference.ok ? reference.result : { skipped: reference.reason }, comparison, ...(stage ? { stage } : {}) }, null, 2));
       } else {
-        out(formatBenchmark(result, reference));
+        out(formatBenchmark(result, reference) + (stage ? `\n\n${formatStageBench(stage)}` : ''));
       }
       return 0;
     }
