@@ -9,7 +9,9 @@ export function compareWithReference(result: BenchmarkResult, reference: TorchRe
     if (!r) continue;
     const trainingRatio = c.training.tokensPerSecond / r.training.tokensPerSecond;
     const target = BENCH_TARGETS.trainingRatio[c.name];
-    out.push({ name: c.name, trainingRatio, target, met: trainingRatio >= target });
+    const kvRatio = c.rollout && r.rollout ? c.rollout.withCache.tokensPerSecond / r.rollout.withCache.tokensPerSecond : undefined;
+    const rssRatio = c.memory.peakRssBytes / r.memory.peakRssBytes;
+    out.push({ name: c.name, trainingRatio, target, met: trainingRatio >= target, ...(kvRatio !== undefined ? { kvRatio } : {}), rssRatio });
   }
   return out;
 }
@@ -19,6 +21,7 @@ export const OTHER_LOAD_WARNING = 0.2;
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const fixed = (x: number, d = 1) => x.toFixed(d);
+const check = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -38,7 +41,11 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
   lines.push('');
   lines.push('training');
   const load = (x: number | undefined) => (x === undefined ? '-' : fixed(x, 2));
-  const trainHeader = ['config', 'params', 'GFLOP/step', 'steps', 'ms/step (median)', 'ms/step (mean)', 'tokens/s', 'GFLOP/s', '% peak', 'other load'];
+  const trainHeader = ['config', 'params', 'GFLOP/step', 'steps', 'ms/step (median)', 'ms/step (mean)', 'tokens/s', 'GFLOP/s', '% peak', 'target', 'other load'];
+  const peakTarget = (c: BenchmarkResult['configs'][number]): string => {
+    const t = BENCH_TARGETS.fractionOfPeak[c.name];
+    return t === undefined ? '-' : `≥ ${fixed(100 * t, 0)}% ${check(c.training.fractionOfPeak >= t)}`;
+  };
   const trainRows = result.configs.map((c) => [
     `${c.name} (d${c.model.dModel} L${c.model.nLayers} H${c.model.nHeads})`,
     String(c.params),
@@ -49,6 +56,7 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
     fixed(c.training.tokensPerSecond, 0),
     fixed(c.training.achievedGflops, 2),
     `${fixed(100 * c.training.fractionOfPeak)}%`,
+    peakTarget(c),
     load(c.training.otherLoad),
   ]);
   lines.push(...table(trainHeader, trainRows));
@@ -68,7 +76,7 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
         `${fixed(100 * r.training.fractionOfPeak)}%`,
         load(r.training.otherLoad),
         fixed(ratio, 2),
-        `≥ ${target} ${ratio >= target ? 'met' : 'NOT met'}`,
+        `≥ ${target} ${check(ratio >= target)}`,
       ];
     });
     lines.push(...table(['config', 'ms/step (median)', 'ms/step (mean)', 'tokens/s', '% peak', 'other load', 'tfjs/torch', 'target'], refRows));
@@ -76,7 +84,7 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
   lines.push('');
   lines.push('memory');
   const memHeader = ['config', 'peak tensors', 'tensors after', 'kernels/step', 'peak RSS'];
-  if (ref) memHeader.push('torch peak RSS');
+  if (ref) memHeader.push('torch peak RSS', 'tfjs/torch', 'target');
   lines.push(
     ...table(
       memHeader,
@@ -84,7 +92,8 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
         const row = [c.name, mib(c.memory.peakTensorBytes), mib(c.memory.tensorBytesAfter), String(c.memory.kernelsPerStep), `${mib(c.memory.peakRssBytes)} (${c.memory.rssMethod})`];
         if (ref) {
           const r = ref.configs.find((x) => x.name === c.name);
-          row.push(r ? `${mib(r.memory.peakRssBytes)} (${r.memory.rssMethod})` : '-');
+          const ratio = r ? c.memory.peakRssBytes / r.memory.peakRssBytes : undefined;
+          row.push(r ? `${mib(r.memory.peakRssBytes)} (${r.memory.rssMethod})` : '-', ratio === undefined ? '-' : fixed(ratio, 2), ratio === undefined ? '-' : `≤ ${BENCH_TARGETS.rssRatio} ${check(ratio <= BENCH_TARGETS.rssRatio)}`);
         }
         return row;
       }),
@@ -96,16 +105,18 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
     lines.push('');
     lines.push(`rollouts: ${r0.episodes} episodes × ${r0.generateTokens} sampled tokens after a ${r0.promptLength}-token prompt, one batch`);
     const rollHeader = ['config', 'KV tokens/s', 'no-KV tokens/s', 'KV speed-up', 'target', 'other load'];
-    if (ref) rollHeader.push('torch KV tokens/s', 'torch no-KV tokens/s', 'torch speed-up', 'other load');
+    if (ref) rollHeader.push('torch KV tokens/s', 'torch no-KV tokens/s', 'torch speed-up', 'other load', 'KV tfjs/torch', 'target');
     lines.push(
       ...table(
         rollHeader,
         withRollouts.map((c) => {
           const r = c.rollout!;
-          const row = [c.name, fixed(r.withCache.tokensPerSecond, 0), fixed(r.withoutCache.tokensPerSecond, 0), `${fixed(r.speedup)}×`, `≥ ${BENCH_TARGETS.kvSpeedup}× ${r.speedup >= BENCH_TARGETS.kvSpeedup ? 'met' : 'NOT met'}`, load(r.otherLoad)];
+          const row = [c.name, fixed(r.withCache.tokensPerSecond, 0), fixed(r.withoutCache.tokensPerSecond, 0), `${fixed(r.speedup)}×`, `≥ ${BENCH_TARGETS.kvSpeedup}× ${check(r.speedup >= BENCH_TARGETS.kvSpeedup)}`, load(r.otherLoad)];
           if (ref) {
             const t = ref.configs.find((x) => x.name === c.name)?.rollout;
+            const ratio = t ? r.withCache.tokensPerSecond / t.withCache.tokensPerSecond : undefined;
             row.push(t ? fixed(t.withCache.tokensPerSecond, 0) : '-', t ? fixed(t.withoutCache.tokensPerSecond, 0) : '-', t ? `${fixed(t.speedup)}×` : '-', load(t?.otherLoad));
+            row.push(ratio === undefined ? '-' : fixed(ratio, 2), ratio === undefined ? '-' : `≥ ${BENCH_TARGETS.kvRatio} ${check(ratio >= BENCH_TARGETS.kvRatio)}`);
           }
           return row;
         }),
@@ -124,7 +135,10 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
   if (reference && !reference.ok) lines.push(`PyTorch reference skipped: ${reference.reason}`);
   if (ref) {
     const cmp = compareWithReference(result, ref);
-    lines.push(`tfjs/PyTorch training throughput: ${cmp.map((c) => `${c.name} ${fixed(c.trainingRatio, 2)} (target ≥ ${c.target}: ${c.met ? 'met' : 'NOT met'})`).join(', ')}`);
+    lines.push(`tfjs/PyTorch training throughput: ${cmp.map((c) => `${c.name} ${fixed(c.trainingRatio, 2)} (target ≥ ${c.target}: ${check(c.met)})`).join(', ')}`);
+    const kv = cmp.filter((c) => c.kvRatio !== undefined);
+    if (kv.length) lines.push(`tfjs/PyTorch KV-cache rollouts: ${kv.map((c) => `${c.name} ${fixed(c.kvRatio!, 2)}`).join(', ')} (target ≥ ${BENCH_TARGETS.kvRatio})`);
+    lines.push(`tfjs/PyTorch peak RSS: ${cmp.map((c) => `${c.name} ${fixed(c.rssRatio, 2)}`).join(', ')} (target ≤ ${BENCH_TARGETS.rssRatio})`);
   }
   lines.push(`total ${fixed(result.seconds, 0)} s (tfjs side)`);
   return lines.join('\n');

@@ -136,6 +136,10 @@ export interface BenchComparison {
   trainingRatio: number;
   target: number;
   met: boolean;
+  /** tfjs KV-cache rollout tokens/s ÷ PyTorch's (when both measured rollouts); target `BENCH_TARGETS.kvRatio`. */
+  kvRatio?: number;
+  /** tfjs peak RSS ÷ PyTorch's; target ≤ `BENCH_TARGETS.rssRatio`. */
+  rssRatio: number;
 }
 
 export interface BenchState {
