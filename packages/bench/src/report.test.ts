@@ -72,8 +72,8 @@ describe('bench report against the PyTorch reference', () => {
     expect(text).toMatch(/^S \(d64 L2 H4\).*50\.0%\s+≥ 45% met/m);
     expect(text).toMatch(/^S\s+25\.0\s+25\.0\s+\d+\s+30\.0%\s+-\s+1\.25\s+≥ 1\.1 met$/m);
     expect(text).toMatch(/^S .*480\.0 MiB \(VmHWM\)\s+300\.0 MiB \(VmHWM\)\s+1\.60\s+≤ 1\.5 NOT met$/m);
-    expect(text).toMatch(/0\.90\s+≥ 1 NOT met$/m);
-    expect(text).toContain('tfjs/PyTorch KV-cache rollouts: S 0.90 (target ≥ 1)');
+    expect(text).toMatch(/0\.90\s+≥ 1\.0 NOT met$/m);
+    expect(text).toContain('tfjs/PyTorch KV-cache rollouts: S 0.90 (target ≥ 1.0)');
     expect(text).toContain('tfjs/PyTorch peak RSS: S 1.60 (target ≤ 1.5)');
   });
 });
