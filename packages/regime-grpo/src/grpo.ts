@@ -92,8 +92,8 @@ export const grpo = defineRegime({
             episodes: o.prompts * G,
             rng: trainer.rng,
             temperature: o.temperature,
-            ...(o.maxLength ? { maxLength: o.maxLength } : {}),
-            ...(ctx.reward ? { reward: ctx.reward } : {}),
+            maxLength: o.maxLength,
+            reward: ctx.reward,
             plugin: NAME,
             step,
           });

@@ -46,8 +46,8 @@ export const klRl = defineRegime({
               episodes: o.prompts * o.k,
               rng: trainer.rng,
               temperature: o.temperature,
-              ...(o.maxLength ? { maxLength: o.maxLength } : {}),
-              ...(ctx.reward ? { reward: ctx.reward } : {}),
+              maxLength: o.maxLength,
+              reward: ctx.reward,
               plugin: NAME,
               step,
             });

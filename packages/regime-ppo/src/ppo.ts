@@ -58,8 +58,8 @@ export const ppo = defineRegime({
               episodes: o.episodes,
               rng: trainer.rng,
               temperature: o.temperature,
-              ...(o.maxLength ? { maxLength: o.maxLength } : {}),
-              ...(ctx.reward ? { reward: ctx.reward } : {}),
+              maxLength: o.maxLength,
+              reward: ctx.reward,
               plugin: NAME,
               step,
             });
