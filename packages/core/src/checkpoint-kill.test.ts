@@ -201,8 +201,9 @@ describe('checkpoints under SIGKILL', () => {
         `${sum((r) => r.unreported)} came after a save completed but before it was reported; ${sum((r) => r.trainLoopResumes)} trainLoop resumes`,
     );
     // The kills did land inside saves (otherwise the test would prove little), and every child completed
-    // at least the save it was killed after. Kills mid-save measured: 219 and 231 of 300 on an idle machine.
-    expect(sum((r) => r.midSave)).toBeGreaterThanOrEqual(KILLS / 4);
+    // at least the save it was killed after. Kills mid-save measured 230–242 of 300 (idle, beside three
+    // busy processes, and in CI's two test steps); the bound is within 3× of that.
+    expect(sum((r) => r.midSave)).toBeGreaterThanOrEqual(KILLS / 3);
     expect(results.every((r) => r.childSaves >= KILLS / LANES)).toBe(true);
   });
 });
