@@ -8,15 +8,20 @@ import { runPool } from './pool.js';
 import { writeReport } from './report.js';
 import { normalizeConfig, resolveExperiment, type ResolvedExperiment } from './resolve.js';
 import { buildResults, type Results } from './results.js';
-import { lockRun, readJson, RUN_FILES, RUN_FORMAT, RUN_VERSION, writeAtomic, type RunInfo } from './rundir.js';
+import { lockRun, readJson, RUN_FILES, RUN_FORMAT, RUN_VERSION, stageDir, writeAtomic, type RunInfo } from './rundir.js';
 import { runStage, type StageProgress } from './stages.js';
 import { readMetricsFile } from './metrics.js';
-import { stageDir } from './rundir.js';
 
 /** Loads, validates and resolves a config; every error names the field (and the file and line). */
 export async function loadExperiment(file: string, resolveFrom?: string): Promise<ResolvedExperiment> {
   const loaded = await readConfigFile(file);
   return resolveLoaded(loaded, resolveFrom ?? path.dirname(loaded.file));
+}
+
+/** Reads a config file and resolves it; `loaded` keeps the file's path (and its lines, for errors). */
+export async function readExperiment(configFile: string): Promise<{ loaded: LoadedConfig; x: ResolvedExperiment }> {
+  const loaded = await readConfigFile(configFile);
+  return { loaded, x: await resolveLoaded(loaded, path.dirname(loaded.file)) };
 }
 
 async function resolveLoaded(loaded: LoadedConfig, resolveFrom: string): Promise<ResolvedExperiment> {
@@ -36,6 +41,25 @@ export interface OpenRun {
 }
 
 const opened = new Map<string, Promise<OpenRun>>();
+
+/** Writes a starting run's `run.json`, `config.json` and `vocabulary.json`, and drops any cached `openRun` of it. */
+export function prepareRunDir(runDir: string, loaded: LoadedConfig, x: ResolvedExperiment): void {
+  const info: RunInfo = { format: RUN_FORMAT, version: RUN_VERSION, name: x.config.name, configFile: loaded.file, resolveFrom: x.resolveFrom };
+  writeAtomic(path.join(runDir, RUN_FILES.run), JSON.stringify(info, null, 2));
+  writeAtomic(path.join(runDir, RUN_FILES.config), JSON.stringify(x.config, null, 2));
+  writeAtomic(path.join(runDir, RUN_FILES.vocabulary), JSON.stringify(x.vocabulary.toJSON(), null, 1));
+  opened.delete(runDir);
+}
+
+/** The last stage of a run: the stages' metrics gathered into `metrics.jsonl`, then `results.json` and the report. */
+export async function aggregateRun(run: OpenRun): Promise<Results> {
+  const lines = run.plan.stages.flatMap((s) => readMetricsFile(path.join(stageDir(run.runDir, s.id), 'metrics.jsonl')));
+  writeAtomic(path.join(run.runDir, RUN_FILES.metrics), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  const results = buildResults(run);
+  writeAtomic(path.join(run.runDir, RUN_FILES.results), JSON.stringify(results, null, 1));
+  await writeReport(run.runDir);
+  return results;
+}
 
 /** A run directory's experiment, from its `run.json` and `config.json` (cached per process). */
 export function openRun(runDir: string): Promise<OpenRun> {
@@ -89,16 +113,11 @@ export interface RunOutcome {
  * `results.json`, `report.md` and `report.html`.
  */
 export async function runExperiment(configFile: string, o: RunOptions & { runDir?: string; runsDir?: string } = {}): Promise<RunOutcome> {
-  const loaded = await readConfigFile(configFile);
-  const x = await resolveLoaded(loaded, path.dirname(loaded.file));
+  const { loaded, x } = await readExperiment(configFile);
   const runDir = path.resolve(o.runDir ?? path.join(o.runsDir ?? 'runs', x.config.name));
   const release = await lockRun(runDir);
   try {
-    const info: RunInfo = { format: RUN_FORMAT, version: RUN_VERSION, name: x.config.name, configFile: loaded.file, resolveFrom: x.resolveFrom };
-    writeAtomic(path.join(runDir, RUN_FILES.run), JSON.stringify(info, null, 2));
-    writeAtomic(path.join(runDir, RUN_FILES.config), JSON.stringify(x.config, null, 2));
-    writeAtomic(path.join(runDir, RUN_FILES.vocabulary), JSON.stringify(x.vocabulary.toJSON(), null, 1));
-    opened.delete(runDir);
+    prepareRunDir(runDir, loaded, x);
     return await execute(runDir, o);
   } finally {
     await release();
@@ -133,10 +152,5 @@ async function execute(runDir: string, o: RunOptions): Promise<RunOutcome> {
       ran.push(...(await runPool({ runDir, taskIds: ids, size, progress, signal })));
     }
   }
-  const lines = run.plan.stages.flatMap((s) => readMetricsFile(path.join(stageDir(runDir, s.id), 'metrics.jsonl')));
-  writeAtomic(path.join(runDir, RUN_FILES.metrics), lines.map((l) => JSON.stringify(l) + '\n').join(''));
-  const results = buildResults(run);
-  writeAtomic(path.join(runDir, RUN_FILES.results), JSON.stringify(results, null, 1));
-  await writeReport(runDir);
-  return { runDir, results, ran: ran.sort() };
+  return { runDir, results: await aggregateRun(run), ran: ran.sort() };
 }

@@ -1,11 +1,10 @@
 import path from 'node:path';
 import { FlowProducer, Queue, type Job, type JobType } from 'bullmq';
 import { ZooError, type ZooErrorCode } from '@regime-zoo/core';
-import { readConfigFile } from '../load.js';
 import { planExperiment } from '../plan.js';
 import { readResults, type Results } from '../results.js';
-import { loadExperiment } from '../run.js';
-import { lockRun, RUN_FILES, RUN_FORMAT, RUN_VERSION, writeAtomic, type RunInfo } from '../rundir.js';
+import { prepareRunDir, readExperiment } from '../run.js';
+import { lockRun, RUN_FILES } from '../rundir.js';
 import { checkReachable, connect, parseQueueUrl, QUEUE_NAME } from './connection.js';
 import { readWorkerEvents } from './claim.js';
 import { jobId, sweepFlow, type ZooJobData } from './jobs.js';
@@ -94,8 +93,7 @@ export async function sweepStatus(o: { queue: string; sweep?: string }): Promise
  */
 export async function runOnQueue(configFile: string, o: QueueRunOptions): Promise<QueueRunOutcome> {
   const address = parseQueueUrl(o.queue);
-  const loaded = await readConfigFile(configFile);
-  const x = await loadExperiment(loaded.file);
+  const { loaded, x } = await readExperiment(configFile);
   await checkReachable(address);
   const runDir = path.resolve(o.runDir ?? path.join(o.runsDir ?? 'runs', x.config.name));
   const release = await lockRun(runDir);
@@ -104,10 +102,7 @@ export async function runOnQueue(configFile: string, o: QueueRunOptions): Promis
   const flows = new FlowProducer({ connection });
   const log = o.log ?? (() => {});
   try {
-    const info: RunInfo = { format: RUN_FORMAT, version: RUN_VERSION, name: x.config.name, configFile: loaded.file, resolveFrom: x.resolveFrom };
-    writeAtomic(path.join(runDir, RUN_FILES.run), JSON.stringify(info, null, 2));
-    writeAtomic(path.join(runDir, RUN_FILES.config), JSON.stringify(x.config, null, 2));
-    writeAtomic(path.join(runDir, RUN_FILES.vocabulary), JSON.stringify(x.vocabulary.toJSON(), null, 1));
+    prepareRunDir(runDir, loaded, x);
     const plan = planExperiment(x);
     const sweep = `${x.config.name}-${Date.now().toString(36)}`;
     await flows.add(sweepFlow(plan, runDir, sweep, QUEUE_NAME));

@@ -2,11 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DelayedError, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
 import { toZooError, ZooError } from '@regime-zoo/core';
-import { readMetricsFile } from '../metrics.js';
-import { writeReport } from '../report.js';
-import { buildResults } from '../results.js';
-import { openRun, type OpenRun } from '../run.js';
-import { RUN_FILES, stageDir, writeAtomic } from '../rundir.js';
+import { aggregateRun, openRun, type OpenRun } from '../run.js';
+import { stageDir, writeAtomic } from '../rundir.js';
 import { runStage, type StageProgress } from '../stages.js';
 import { claimStage, recordEvent, workerIdentity, type WorkerIdentity } from './claim.js';
 import { checkReachable, connect, parseQueueUrl, QUEUE_NAME } from './connection.js';
@@ -144,10 +141,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         recordEvent(run.runDir, me, { job: job.id!, attempt, stage: 'aggregate', event: 'skipped' });
         return { written: false };
       }
-      const lines = run.plan.stages.flatMap((s) => readMetricsFile(path.join(stageDir(run.runDir, s.id), 'metrics.jsonl')));
-      writeAtomic(path.join(run.runDir, RUN_FILES.metrics), lines.map((l) => JSON.stringify(l) + '\n').join(''));
-      writeAtomic(path.join(run.runDir, RUN_FILES.results), JSON.stringify(buildResults(run), null, 1));
-      await writeReport(run.runDir);
+      await aggregateRun(run);
       writeAtomic(marker, JSON.stringify({ sweep: job.data.sweep, worker: me.name, finished: new Date().toISOString() }));
       recordEvent(run.runDir, me, { job: job.id!, attempt, stage: 'aggregate', event: 'ran' });
       return { written: true };
