@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZooError } from '@regime-zoo/core';
 import { createJiti } from 'jiti';
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { experimentSchema, type ExperimentConfig } from './config.js';
 
@@ -75,9 +75,7 @@ function locator(doc: Document, lc: LineCounter): Locate {
           const pair = parent.items.find((it) => (it.key as { value?: unknown } | null)?.value === p[n - 1]);
           const keyRange = (pair?.key as { range?: [number, number, number] } | null)?.range;
           if (keyRange) offset = keyRange[0];
-        } else if (parent && isSeq(parent)) {
-          // sequence item: its own range is right
-        }
+        } // a sequence item's own range is right as it is
         const pos = lc.linePos(offset);
         return { line: pos.line, col: pos.col };
       }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { RUN_FILES, type RunInfo } from './rundir.js';
+import { processAlive, readJson, RUN_FILES, type RunInfo } from './rundir.js';
 
 /** One run directory as `zoo ls` shows it. */
 export interface RunListing {
@@ -24,13 +24,13 @@ function countDone(dir: string): number {
 }
 
 function lockedByLive(dir: string): boolean {
+  let pid: number;
   try {
-    const { pid } = JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.owner), 'utf8')) as { pid: number };
-    process.kill(pid, 0);
-    return true;
+    ({ pid } = readJson<{ pid: number }>(path.join(dir, RUN_FILES.owner)));
   } catch {
     return false;
   }
+  return processAlive(pid);
 }
 
 /** The run directories under `runsDir` (folders with a run.json), sorted by name. */
@@ -41,7 +41,7 @@ export function listRuns(runsDir: string): RunListing[] {
     .filter((e) => e.isDirectory() && fs.existsSync(path.join(runsDir, e.name, RUN_FILES.run)))
     .map((e) => {
       const dir = path.join(runsDir, e.name);
-      const info = JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.run), 'utf8')) as RunInfo;
+      const info = readJson<RunInfo>(path.join(dir, RUN_FILES.run));
       const status = lockedByLive(dir) ? 'locked' : fs.existsSync(path.join(dir, RUN_FILES.results)) ? 'complete' : 'incomplete';
       return { dir, name: info.name, status, stagesDone: countDone(path.join(dir, RUN_FILES.stages)) } satisfies RunListing;
     })

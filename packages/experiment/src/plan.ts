@@ -1,4 +1,4 @@
-import type { ResolvedExperiment } from './resolve.js';
+import { usesRewardModel, type ResolvedExperiment } from './resolve.js';
 import { hashOf } from './rundir.js';
 
 export type StageKind = 'data' | 'base' | 'reward-model' | 'arm' | 'distill' | 'probe';
@@ -36,7 +36,7 @@ export function planExperiment(x: ResolvedExperiment): Plan {
   const vocabulary = x.vocabulary.toJSON();
   const preludes: Task[] = [];
   const tasks: Task[] = [];
-  const usesRm = c.arms.some((a) => a.reward === 'model' || (x.regimes.get(a.name)?.requires ?? []).includes('rewardModel'));
+  const usesRm = c.arms.some((a) => usesRewardModel(a, x.regimes.get(a.name)));
   for (const seed of c.seeds) {
     const s = `seed-${seed}`;
     const data: PlannedStage = { id: `data/${s}`, kind: 'data', seed, key: hashOf({ kind: 'data', worlds: c.worlds, data: c.data, seed }) };
@@ -69,7 +69,7 @@ export function planExperiment(x: ResolvedExperiment): Plan {
     withStudents('base', base.key, baseTask);
     tasks.push({ id: `base/${s}`, stages: baseTask });
     for (const arm of c.arms) {
-      const usesThisRm = arm.reward === 'model' || (x.regimes.get(arm.name)?.requires ?? []).includes('rewardModel');
+      const usesThisRm = usesRewardModel(arm, x.regimes.get(arm.name));
       const key = hashOf({ kind: 'arm', base: base.key, data: data.key, rm: usesThisRm ? rmKey : null, regime: arm.regime, reward: arm.reward, vocabulary });
       modelKeys.set(arm.name, key);
       const stages: PlannedStage[] = [

@@ -1,7 +1,7 @@
 import { ZooError, type Distiller, type Probe, type Regime } from '@regime-zoo/core';
 import type { Vocabulary } from '@regime-zoo/tokenizer';
 import { worldVocabulary, type ToyWorld } from '@regime-zoo/worlds';
-import type { ExperimentConfig, PluginRef } from './config.js';
+import type { ArmConfig, ExperimentConfig, PluginRef } from './config.js';
 import { normalizeRef, instantiate } from './plugins.js';
 
 /** The config with every plugin reference spelled out: what `config.json` of a run holds. */
@@ -88,6 +88,11 @@ export function buildVocabulary(config: NormalizedConfig, regimes: Map<string, R
  * exist, preference pairs and a reward model where an arm needs them, the regimes' conditioning tokens.
  * Errors are `ZooError`s whose `field` is the config path (`arms[1].reward`).
  */
+/** Whether an arm trains against the reward model: `reward: 'model'`, or a regime that requires one. */
+export function usesRewardModel(arm: Pick<ArmConfig, 'reward'>, regime: Pick<Regime, 'requires'> | undefined): boolean {
+  return arm.reward === 'model' || (regime?.requires ?? []).includes('rewardModel');
+}
+
 export async function resolveExperiment(config: NormalizedConfig, resolveFrom: string): Promise<ResolvedExperiment> {
   unique(config.arms.map((a) => a.name), (i) => `arms[${i}].name`, 'arm');
   const armNames = new Set(config.arms.map((a) => a.name));
@@ -115,7 +120,7 @@ export async function resolveExperiment(config: NormalizedConfig, resolveFrom: s
     if (needs.includes('preferences') && config.data.pairs === 0) {
       throw invalid(`arms[${i}].regime`, `regime ${regime.name} trains on preference pairs, but data.pairs is 0; set data.pairs (e.g. 1000)`);
     }
-    if ((arm.reward === 'model' || needs.includes('rewardModel')) && !config.rewardModel) {
+    if (usesRewardModel(arm, regime) && !config.rewardModel) {
       throw invalid(`arms[${i}].reward`, `arm "${arm.name}" maximises a reward model (${arm.reward === 'model' ? "reward: 'model'" : `regime ${regime.name} requires one`}), but the config has no rewardModel; add rewardModel: { options: { steps: 200 } } (and data.pairs) or set reward: 'visible'`);
     }
     regimes.set(arm.name, regime);

@@ -26,7 +26,7 @@ import { sft } from '@regime-zoo/regime-sft';
 import { generateEpisodes, preferencePairs, readEpisodes, readPreferences, toExample, writeEpisodes, writePreferences, type EpisodeRecord } from '@regime-zoo/worlds';
 import { checkpointStep, stageMetrics } from './metrics.js';
 import type { PlannedStage } from './plan.js';
-import type { ResolvedExperiment } from './resolve.js';
+import { usesRewardModel, type ResolvedExperiment } from './resolve.js';
 
 import { finishStage, hashOf, openStage, readStage, stageDir, type StageRecord } from './rundir.js';
 
@@ -181,7 +181,7 @@ const STAGES: Record<PlannedStage['kind'], StageFn> = {
     const records = await readData(env.runDir, s.seed);
     const pairsFile = path.join(stageDir(env.runDir, `data/seed-${s.seed}`), 'pairs.jsonl');
     const preferences = fs.existsSync(pairsFile) ? await readPreferences(pairsFile) : [];
-    const rm = arm.reward === 'model' || regime.requires?.includes('rewardModel') ? await loadRewardModel(path.join(stageDir(env.runDir, `reward-model/seed-${s.seed}`), CKPT_DIR)) : undefined;
+    const rm = usesRewardModel(arm, regime) ? await loadRewardModel(path.join(stageDir(env.runDir, `reward-model/seed-${s.seed}`), CKPT_DIR)) : undefined;
     const h = await trainingHooks(env, s, dir, armName);
     try {
       const report = await runFit(
