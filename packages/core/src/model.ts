@@ -412,6 +412,9 @@ export class Transformer {
       if (o.cacheFilter?.(name) && o.cache) o.cache[name] = tf.keep(a);
       return (view ? tf.reshape(a, x.shape) : a) as X;
     };
+    // The causal mask's rows for these T positions over all they may see, sliced once for every layer (a
+    // single new token sees the whole cache: no mask). Incremental passes start at the cache's length.
+    const mask = incremental && T === 1 ? undefined : tf.slice(this.mask, [start, 0], [T, start + T]);
     const ops: ForwardOps<tf.Tensor> = {
       ...sameOps(tf),
       B,
@@ -429,14 +432,13 @@ export class Transformer {
       unstack3: (x) => tf.unstack(x) as [tf.Tensor, tf.Tensor, tf.Tensor],
       matMul: (a, b, ta, tb) => tf.matMul(a, b, ta, tb),
       attend: (l, k, v) => {
-        if (!incremental) return { k, v, mask: tf.slice(this.mask, [0, 0], [T, T]) };
+        if (!incremental) return { k, v, mask: mask! };
         const { kv, next } = incremental;
         const [kAll, vAll] = kv.length > 0 ? [tf.concat([kv.keys[l]!, k], 2), tf.concat([kv.values[l]!, v], 2)] : [k, v];
         next.keys.push(kAll as tf.Tensor4D);
         next.values.push(vAll as tf.Tensor4D);
-        // Several new tokens at once: each may see the cache and the new tokens up to itself (one token sees all).
-        const S = kAll.shape[2]!;
-        return T > 1 ? { k: kAll, v: vAll, mask: tf.slice(this.mask, [S - T, 0], [T, S]) } : { k: kAll, v: vAll };
+        // Several new tokens at once: each may see the cache and the new tokens up to itself.
+        return mask ? { k: kAll, v: vAll, mask } : { k: kAll, v: vAll };
       },
       // Heads are [B, H, pos, d_head] in the computation and [B, pos, H, d_head] to hooks (TransformerLens).
       tap: (name, x, view) =>
