@@ -144,10 +144,9 @@ export interface GraphProgram<E extends string> {
   open(): GraphSession<E>;
 }
 
-/** Writes the graph's SavedModel now (so a bad cache folder fails early); `open()` loads a session of it (see `GraphProgram`). */
+/** Serializes the graph; each `open()` loads a session of it from the graph cache (see `GraphProgram`). */
 export function compileProgram<E extends string>(g: GraphBuilder, entries: Record<E, Entry>): GraphProgram<E> {
   const bytes = g.serialize();
-  savedModelFolder(bytes);
   return {
     open() {
       const backend = backendOf();
