@@ -1,4 +1,4 @@
-import { collectRollouts, defineRegime, fitWithLoss, repeatResets, rolloutOptionsShape, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
+import { collectRollouts, defineRegime, fitWithLoss, microBatch, repeatResets, rolloutOptionsShape, rolloutSummary, sequenceKl, tf, trainingOptionsSchema, worldAt } from '@regime-zoo/core';
 import type { RolloutBatch } from '@regime-zoo/core';
 import { z } from 'zod';
 import { groupAdvantages } from './advantages.js';
@@ -41,18 +41,6 @@ interface Prepared {
   metrics: Record<string, number>;
 }
 
-/** Episodes [from, to) of a batch (dense rows keep the batch's padding; the loss slices them). */
-function sliceBatch(b: RolloutBatch, from: number, to: number): RolloutBatch {
-  return {
-    examples: b.examples.slice(from, to),
-    legal: b.legal.slice(from, to),
-    scores: b.scores.slice(from, to),
-    mask: b.mask.slice(from, to),
-    logp: b.logp.slice(from, to),
-    refLogp: b.refLogp.slice(from, to),
-  };
-}
-
 /**
  * GRPO (Shao et al. 2024, DeepSeekMath) and Dr. GRPO (Liu et al. 2025): `numGenerations` samples per
  * prompt, advantages = (r − group mean) / (group std + 1e-4) (or not divided: `scaleRewards: 'none'`), a
@@ -71,7 +59,6 @@ export const grpo = defineRegime({
       const env = repeatResets(worldAt(ctx, o.world, NAME), G);
       const epsilonHigh = o.epsilonHigh ?? o.epsilon;
       const maxLength = o.maxLength ?? ctx.policy.config.contextLength;
-      const perMicro = (o.prompts / o.microBatches) * G;
       let prepared: Prepared | undefined;
       return fitWithLoss(ctx, {
         plugin: NAME,
@@ -109,9 +96,9 @@ export const grpo = defineRegime({
         },
         loss: (_step, micro) => {
           const p = prepared!;
-          const from = micro * perMicro;
+          const part = microBatch(p.batch, micro, o.microBatches);
           const tokens = p.batch.mask.reduce((s, m) => s + m.reduce((a, v) => a + v, 0), 0);
-          const { loss, metrics } = grpoLoss(ctx.policy, sliceBatch(p.batch, from, from + perMicro), p.advantages.slice(from, from + perMicro), {
+          const { loss, metrics } = grpoLoss(ctx.policy, part.batch, p.advantages.slice(part.start, part.end), {
             beta: o.klInReward ? 0 : o.beta,
             epsilon: o.epsilon,
             epsilonHigh,
