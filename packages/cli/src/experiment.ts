@@ -1,14 +1,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { toZooError } from '@regime-zoo/core';
+import { intFlag } from './flags.js';
 import { runQueued } from './queue.js';
 import { listRuns, progressReporter, resumeExperiment, runExperiment, writeReport, type RunOutcome } from '@regime-zoo/experiment';
-
-function workersOf(raw: string | undefined): number | string | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  return Number.isInteger(n) && n >= 1 ? n : `--workers must be an integer ≥ 1, got "${raw}"`;
-}
 
 function summary(o: RunOutcome): string {
   return [
@@ -30,7 +25,7 @@ export async function experimentCommand(command: 'run' | 'resume' | 'report' | '
     out(`zoo ${command}: ${(e as Error).message}\n\n${usage}`);
     return 2;
   }
-  const workers = workersOf(values.workers);
+  const workers = intFlag('workers', values.workers);
   if (typeof workers === 'string') {
     out(`zoo ${command}: ${workers}`);
     return 2;

@@ -7,6 +7,7 @@ import { BENCH_CONFIG_NAMES, compareWithReference, formatBenchmark, runBenchmark
 import { doctor, formatDoctorReport } from '@regime-zoo/core';
 import { benchExperimentStage, formatStageBench } from './bench-stage.js';
 import { experimentCommand } from './experiment.js';
+import { intFlag } from './flags.js';
 import { sweepCommand, workerCommand } from './queue.js';
 
 const USAGE = `zoo <command> [options]
@@ -147,12 +148,6 @@ async function benchInTurns(
   return { result, reference };
 }
 
-function positiveInt(command: string, flag: string, raw: string | undefined, fallback: number, min = 1): number | string {
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < min) return `zoo ${command}: --${flag} must be an integer ≥ ${min}, got "${raw}"`;
-  return n;
-}
-
 /**
  * Runs the `zoo` command line; returns the exit code: 0 on success, 2 for a bad command line (one line
  * on `err`, no stack), 1 when the command itself fails (one line; `--verbose` adds the stack and causes).
@@ -199,14 +194,18 @@ async function run(argv: string[], out: (s: string) => void): Promise<number> {
           'no-stage': { type: 'boolean' },
         },
       });
-      const steps = positiveInt('bench', 'steps', values.steps, 30);
-      const warmup = positiveInt('bench', 'warmup', values.warmup, 3, 0);
-      const repeats = positiveInt('bench', 'rollout-repeats', values['rollout-repeats'], 5);
-      for (const v of [steps, warmup, repeats]) if (typeof v === 'string') throw new UsageError(v);
+      const int = (flag: string, raw: string | undefined, fallback: number, min = 1): number => {
+        const v = intFlag(flag, raw, min);
+        if (typeof v === 'string') throw new UsageError(`zoo bench: ${v}`);
+        return v ?? fallback;
+      };
+      const steps = int('steps', values.steps, 30);
+      const warmup = int('warmup', values.warmup, 3, 0);
+      const repeats = int('rollout-repeats', values['rollout-repeats'], 5);
       const configs = (values.configs ?? BENCH_CONFIG_NAMES.join(',')).split(',').map((s) => s.trim().toUpperCase());
       const unknown = configs.filter((c) => !(BENCH_CONFIG_NAMES as string[]).includes(c));
       if (unknown.length || configs.length === 0) throw new UsageError(`zoo bench: --configs takes a comma-separated list of ${BENCH_CONFIG_NAMES.join(', ')}, got "${values.configs}"`);
-      const opts = { steps: steps as number, warmup: warmup as number, repeats: repeats as number, configs: configs as BenchConfigName[] };
+      const opts = { steps, warmup, repeats, configs: configs as BenchConfigName[] };
       const { result, reference } = await benchInTurns(opts, !values['no-torch']);
       const stage = values['no-stage'] ? undefined : await benchExperimentStage(undefined, (line) => process.stderr.write(`${line}\n`));
       if (values.json) {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { toZooError } from '@regime-zoo/core';
 import { progressReporter, runOnQueue, startWorker, sweepStatus } from '@regime-zoo/experiment';
+import { intFlag } from './flags.js';
 
 /** `zoo run <config> --queue …`: enqueue, follow, print where the results are. */
 export async function runQueued(config: string, o: { queue: string; runDir?: string | undefined; runsDir?: string | undefined }, out: (s: string) => void): Promise<number> {
@@ -38,12 +39,6 @@ export async function runQueued(config: string, o: { queue: string; runDir?: str
   }
 }
 
-function positive(flag: string, raw: string | undefined): number | string | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  return Number.isInteger(n) && n >= 1 ? n : `--${flag} must be an integer ≥ 1, got "${raw}"`;
-}
-
 /** `zoo worker --queue … [--concurrency N] [--name NAME] [--stall-ms MS]`: runs until SIGINT/SIGTERM. */
 export async function workerCommand(args: string[], out: (s: string) => void, usage: string): Promise<number> {
   let values: { queue?: string; concurrency?: string; name?: string; 'stall-ms'?: string };
@@ -57,8 +52,8 @@ export async function workerCommand(args: string[], out: (s: string) => void, us
     out(`zoo worker: --queue redis://host:port is required\n\n${usage}`);
     return 2;
   }
-  const concurrency = positive('concurrency', values.concurrency);
-  const stallMs = positive('stall-ms', values['stall-ms']);
+  const concurrency = intFlag('concurrency', values.concurrency);
+  const stallMs = intFlag('stall-ms', values['stall-ms']);
   for (const v of [concurrency, stallMs]) {
     if (typeof v === 'string') {
       out(`zoo worker: ${v}`);
