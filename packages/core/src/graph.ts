@@ -204,6 +204,9 @@ export class GraphBuilder {
   exp(x: GNode): GNode {
     return this.op('Exp', [x]);
   }
+  log(x: GNode): GNode {
+    return this.op('Log', [x]);
+  }
   tanh(x: GNode): GNode {
     return this.op('Tanh', [x]);
   }
@@ -224,6 +227,18 @@ export class GraphBuilder {
   }
   softmax(x: GNode): GNode {
     return this.op('Softmax', [x]);
+  }
+  logSoftmax(x: GNode): GNode {
+    return this.op('LogSoftmax', [x]);
+  }
+  /** float32 one-hot rows of `depth` (an int32 scalar) for int32 `indices` (a new last axis). */
+  oneHot(indices: GNode, depth: GNode): GNode {
+    return this.raw('OneHot', [indices, depth, this.scalar(1), this.scalar(0)], { T: { type: 'float32' }, TI: { type: 'int32' }, axis: { i: -1 } }, 'float32')[0]!;
+  }
+  /** `x` with zeros added before and after each axis: `paddings[i]` = [before, after] for axis i. */
+  pad(x: GNode, paddings: readonly (readonly [number, number])[]): GNode {
+    const p = this.constant(Int32Array.from(paddings.flat()), [paddings.length, 2]);
+    return this.op('Pad', [x, p], { Tpaddings: { type: 'int32' } });
   }
   /** [.., m, k] x [.., k, n] with broadcast batch dimensions (BatchMatMulV2; plain MatMul for matrices). */
   matMul(a: GNode, b: GNode, transposeA = false, transposeB = false, rank = 2): GNode {
@@ -250,9 +265,9 @@ export class GraphBuilder {
   transpose(x: GNode, perm: readonly number[]): GNode {
     return this.op('Transpose', [x, this.ints(perm)], { Tperm: { type: 'int32' } });
   }
-  /** Rows of `params` at int32 `indices` (axis 0). */
-  gather(params: GNode, indices: GNode): GNode {
-    return this.raw('GatherV2', [params, indices, this.scalar(0, 'int32')], { Tparams: { type: params.dtype }, Tindices: { type: 'int32' }, Taxis: { type: 'int32' }, batch_dims: { i: 0 } }, params.dtype)[0]!;
+  /** Entries of `params` at int32 `indices` along `axis` (rows by default); the first `batchDims` axes are shared. */
+  gather(params: GNode, indices: GNode, axis = 0, batchDims = 0): GNode {
+    return this.raw('GatherV2', [params, indices, this.scalar(axis, 'int32')], { Tparams: { type: params.dtype }, Tindices: { type: 'int32' }, Taxis: { type: 'int32' }, batch_dims: { i: batchDims } }, params.dtype)[0]!;
   }
   /** Sums rows of `data` into `numSegments` rows by `ids` (the gradient of `gather`). */
   segmentSum(data: GNode, ids: GNode, numSegments: number): GNode {

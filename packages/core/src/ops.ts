@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ZooError } from './errors.js';
+import { graphAvailable } from './graph-run.js';
+import { graphTokenLogProbs } from './logprob-graph.js';
 
 /**
  * Log-probabilities of next tokens: `logits` [B, T, V] predict `tokens[:, 1:]`. Returns [B, T-1] with
@@ -14,6 +16,7 @@ export function tokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tens
     );
   }
   if (tokens.shape[1] < 2) throw new ZooError('SHAPE_MISMATCH', `tokenLogProbs: sequences of length ${tokens.shape[1]} have no next token to score; pass at least 2 tokens`, { field: 'tokens' });
+  if (graphAvailable()) return graphTokenLogProbs(logits, tokens);
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const lp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [B, T - 1, V]));

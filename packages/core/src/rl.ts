@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ZooError } from './errors.js';
+import { graphAvailable } from './graph-run.js';
+import { graphTokenLogProbs } from './logprob-graph.js';
 import { describeValue } from './validate.js';
 import { padExamples } from './loop.js';
 import type { Transformer } from './model.js';
@@ -101,6 +103,7 @@ export function maskedLogits(logits: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor3
 
 /** log π of each next token (aligned with `tokenLogProbs`) under the legal-action mask (call inside `tf.tidy`). */
 export function legalTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor2D {
+  if (graphAvailable()) return graphTokenLogProbs(logits, tokens, mask);
   const [B, T] = tokens.shape;
   const V = logits.shape[2];
   const lp = tf.logSoftmax(maskedLogits(logits, mask));
