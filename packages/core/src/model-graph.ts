@@ -33,7 +33,7 @@ export type KVEntry = 'init' | 'load' | 'decode' | 'read' | `step${number}`;
 function savedNames(c: ModelConfig): string[] {
   const names: string[] = [];
   for (let l = 0; l < c.nLayers; l++) {
-    for (const a of ['xhat1', 'rstd1', 'h1', 'q', 'k', 'v', 'p', 'zt', 'xhat2', 'rstd2', 'h2', 'u', 't', 'half', 'gl']) names.push(`${l}.${a}`);
+    for (const a of ['xhat1', 'rstd1', 'h1', 'q', 'k', 'v', 'p', 'zt', 'xhat2', 'rstd2', 'h2', 'u', 't']) names.push(`${l}.${a}`);
   }
   names.push('xhatf', 'rstdf', 'f');
   return names;
@@ -230,16 +230,15 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
       return { k, v, mask: g.slice(mask, g.pack([start, g.scalar(0, 'int32')]), g.pack([T, S])) };
     },
     ...(step ? { attention: (l: number, qkv: GNode) => stepAttention(g, c, qkv, io.cache![l]!, step) } : {}),
-    // Full passes spell GELU with tanh, keeping t and ½(1 + t) for the backward pass (Tanh is twice as fast
-    // as Sigmoid here); the one-token step uses forward.ts's `gelu` (fewer ops: op count sets its time).
+    // Full passes spell GELU with tanh (twice as fast as Sigmoid here) and keep u and t for the backward
+    // pass, which recomputes ½(1 + t) and the output with the same ops (`geluTail`): two [B·T, 4D] tensors
+    // fewer to hold. The one-token step uses forward.ts's `gelu` (fewer ops: op count sets its time).
     ...(!step
       ? {
           gelu: (u: GNode) => {
             const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
-            const half = g.add(g.mul(t, 0.5), 0.5);
-            const gl = g.mul(u, half);
-            keep(u, t, half, gl);
-            return gl;
+            keep(u, t);
+            return geluTail(g, u, t).gl;
           },
         }
       : {}),
@@ -259,6 +258,12 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
   const outputs = [g.reshape(logits, [B, T, c.vocabSize])];
   if (c.valueHead) outputs.push(g.reshape(linear(f, 'value_head.W', 'value_head.b'), [B, T]));
   return { out: outputs[0]!, outputs, saved };
+}
+
+/** GELU's ½(1 + t) and output u·½(1 + t) from u and t = tanh(C₁u + C₂u³), the same ops in both graphs (same bits). */
+function geluTail(g: GraphBuilder, u: GNode, t: GNode): { half: GNode; gl: GNode } {
+  const half = g.add(g.mul(t, 0.5), 0.5);
+  return { half, gl: g.mul(u, half) };
 }
 
 export function buildBackward(c: ModelConfig): CompiledGraph {
@@ -315,11 +320,12 @@ export function buildBackward(c: ModelConfig): CompiledGraph {
     const p = `blocks.${l}`;
     const a = (n: string): GNode => A[`${l}.${n}`]!;
     // MLP: x2 = x1 + W_out·gelu(W_in·ln2(x1))
-    const dgl = linearBack(dx, a('gl'), `${p}.mlp.W_out`, `${p}.mlp.b_out`);
     const u = a('u');
+    const { half, gl } = geluTail(g, u, a('t'));
+    const dgl = linearBack(dx, gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`);
     // d/du [u·½(1 + t)] = ½(1 + t) + u·(1 − t²)·(½C₁ + (3/2)C₂u²)
     const slope = g.mul(g.mul(u, g.sub(1, g.square(a('t')))), g.add(g.mul(g.square(u), 1.5 * GELU_C2), 0.5 * GELU_C1));
-    const du = g.mul(dgl, g.add(a('half'), slope));
+    const du = g.mul(dgl, g.add(half, slope));
     dx = g.add(dx, lnBack(linearBack(du, a('h2'), `${p}.mlp.W_in`, `${p}.mlp.b_in`), a('xhat2'), a('rstd2'), `${p}.ln2`));
     // Attention: x1 = x + W_O·z
     const dzt = linearBack(dx, a('zt'), `${p}.attn.W_O`, `${p}.attn.b_O`);
