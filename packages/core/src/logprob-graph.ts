@@ -65,7 +65,8 @@ export function graphTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mas
   const { forward, backward } = g;
   return tf.tidy(() => {
     const inputs = [tokens.dtype === 'int32' ? tokens : tf.cast(tokens, 'int32'), ...(mask ? [mask] : [])];
-    const op = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
       const [lp, logSoftmax] = forward.run([x, ...inputs]) as [tf.Tensor, tf.Tensor];
       save([logSoftmax, inputs[0]!]);
       return { value: lp, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward.run([...saved, dy])[0]! };
