@@ -4,8 +4,9 @@
 //   node bench/dump_graphs.mjs S /tmp/graphs      (build first: pnpm build)
 import fs from 'node:fs';
 import path from 'node:path';
-import { BENCH_CONFIGS, BENCH_SHAPE } from '../packages/bench/dist/index.js';
-import { ensureBackend, Rng, tf, tokenLogProbs, Trainer, Transformer } from '../packages/core/dist/index.js';
+import { BENCH_CONFIGS } from '../packages/bench/dist/index.js';
+import { ensureBackend, tf } from '../packages/core/dist/index.js';
+import { benchStep } from './setup.mjs';
 
 const [name = 'S', dir] = process.argv.slice(2);
 if (!(name in BENCH_CONFIGS) || !dir) throw new Error('usage: node bench/dump_graphs.mjs S|M|L <dir>');
@@ -32,12 +33,7 @@ backend.runSavedModel = (id, inputs, infos, outputs) => {
   }
   return run(id, inputs, infos, outputs);
 };
-const { vocabSize, contextLength, batch: B, mlpRatio } = BENCH_SHAPE;
-const model = Transformer.create({ vocabSize, contextLength, mlpRatio, ...BENCH_CONFIGS[name], seed: 0 });
-const trainer = new Trainer(model, { totalSteps: 4, optimizer: { lr: 3e-4, warmupSteps: 1, weightDecay: 0.01 } });
-const rng = new Rng(0);
-const tokens = tf.tensor2d(Int32Array.from({ length: B * contextLength }, () => rng.int(vocabSize)), [B, contextLength], 'int32');
-const loss = () => ({ loss: tf.neg(tf.mean(tokenLogProbs(model.forward(tokens).logits, tokens))) });
+const { trainer, loss } = benchStep(name, 4, 1);
 trainer.trainStep(loss);
 dumping = true;
 trainer.trainStep(loss);

@@ -4,8 +4,9 @@
 // docs/performance.md, "Issue 19: second pass". Allocator settings go in the environment, e.g.
 //   MALLOC_ARENA_MAX=2 node bench/step_memory.mjs L      (build first: pnpm build)
 import fs from 'node:fs';
-import { BENCH_CONFIGS, BENCH_SHAPE } from '../packages/bench/dist/index.js';
-import { ensureBackend, Rng, tf, tokenLogProbs, Trainer, Transformer } from '../packages/core/dist/index.js';
+import { BENCH_CONFIGS } from '../packages/bench/dist/index.js';
+import { ensureBackend, tf } from '../packages/core/dist/index.js';
+import { benchStep } from './setup.mjs';
 
 const name = process.argv[2] ?? 'L';
 if (!(name in BENCH_CONFIGS)) throw new Error('usage: node bench/step_memory.mjs S|M|L');
@@ -19,12 +20,7 @@ backend.runSavedModel = (id, inputs, infos, outputs) => {
   if (tracing) console.log(`  graph ${id} (${inputs.length} in, ${outputs.length} out): RSS ${mib('VmRSS')} MiB, high-water ${mib('VmHWM')} MiB, tfjs tensors ${(tf.memory().numBytes / 2 ** 20).toFixed(0)} MiB`);
   return out;
 };
-const { vocabSize, contextLength, batch: B, mlpRatio } = BENCH_SHAPE;
-const model = Transformer.create({ vocabSize, contextLength, mlpRatio, ...BENCH_CONFIGS[name], seed: 0 });
-const trainer = new Trainer(model, { totalSteps: 4, optimizer: { lr: 3e-4, warmupSteps: 1, weightDecay: 0.01 } });
-const rng = new Rng(0);
-const tokens = tf.tensor2d(Int32Array.from({ length: B * contextLength }, () => rng.int(vocabSize)), [B, contextLength], 'int32');
-const loss = () => ({ loss: tf.neg(tf.mean(tokenLogProbs(model.forward(tokens).logits, tokens))) });
+const { trainer, loss } = benchStep(name, 4, 1);
 for (let step = 0; step < 3; step++) {
   tracing = step !== 1;
   console.log(`step ${step}: RSS ${mib('VmRSS')} MiB before`);

@@ -4,8 +4,9 @@
 // compiled-graph call (forward, backward, gradient norm, AdamW) and of everything outside them.
 // docs/performance.md, "Where the time goes now".
 //   node bench/step_time.mjs L 20 [split]      (build first: pnpm build)
-import { BENCH_CONFIGS, BENCH_SHAPE } from '../packages/bench/dist/index.js';
-import { ensureBackend, Rng, tf, tokenLogProbs, Trainer, Transformer } from '../packages/core/dist/index.js';
+import { BENCH_CONFIGS } from '../packages/bench/dist/index.js';
+import { ensureBackend, tf } from '../packages/core/dist/index.js';
+import { benchStep } from './setup.mjs';
 
 const name = process.argv[2] ?? 'S';
 const steps = Number(process.argv[3] ?? 20);
@@ -26,12 +27,7 @@ if (split) {
     return out;
   };
 }
-const { vocabSize, contextLength, batch: B, mlpRatio } = BENCH_SHAPE;
-const model = Transformer.create({ vocabSize, contextLength, mlpRatio, ...BENCH_CONFIGS[name], seed: 0 });
-const trainer = new Trainer(model, { totalSteps: steps + 4, optimizer: { lr: 3e-4, warmupSteps: 3, weightDecay: 0.01 } });
-const rng = new Rng(0);
-const tokens = tf.tensor2d(Int32Array.from({ length: B * contextLength }, () => rng.int(vocabSize)), [B, contextLength], 'int32');
-const loss = () => ({ loss: tf.neg(tf.mean(tokenLogProbs(model.forward(tokens).logits, tokens))) });
+const { trainer, loss } = benchStep(name, steps + 4);
 for (let i = 0; i < 3; i++) trainer.trainStep(loss);
 const times = [];
 timing = true;
