@@ -221,15 +221,8 @@ export class GraphBuilder {
   biasAdd(x: GNode, b: GNode): GNode {
     return this.op('BiasAdd', [x, b]);
   }
-  /** Column sums of a matrix: the gradient of `biasAdd`'s bias. */
-  biasAddGrad(dy: GNode): GNode {
-    return this.op('BiasAddGrad', [dy]);
-  }
   softmax(x: GNode): GNode {
     return this.op('Softmax', [x]);
-  }
-  logSoftmax(x: GNode): GNode {
-    return this.op('LogSoftmax', [x]);
   }
   /** float32 one-hot rows of `depth` (an int32 scalar) for int32 `indices` (a new last axis). */
   oneHot(indices: GNode, depth: GNode): GNode {

@@ -283,8 +283,8 @@ export function buildBackward(c: ModelConfig): CompiledGraph {
     (grads[name] ??= []).push(grad);
   };
   const [B, T] = g.dims(ids, 2) as [GNode, GNode];
-  // Column sums as a [1, B·T] row of ones times the matrix: oneDNN's matmul takes 30–60% less time than
-  // BiasAddGrad's reduction at B·T = 2048 (docs/performance.md, "Levers tried for issue 19").
+  // Column sums as a [1, B·T] row of ones times the matrix: oneDNN's matmul takes 20–50% less time than
+  // BiasAddGrad's reduction at B·T = 2048 (docs/performance.md, "Issue 19: second pass").
   const ones = g.fill(g.pack([g.scalar(1, 'int32'), g.mul(B, T)]), 1);
   const colSum = (x: GNode): GNode => g.reshape(g.matMul(ones, x), [-1]);
   // y = h·W + b: records dW and db, returns dh.
