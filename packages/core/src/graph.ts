@@ -221,6 +221,10 @@ export class GraphBuilder {
   biasAdd(x: GNode, b: GNode): GNode {
     return this.op('BiasAdd', [x, b]);
   }
+  /** Column sums of a matrix: the gradient of `biasAdd`'s bias. */
+  biasAddGrad(dy: GNode): GNode {
+    return this.op('BiasAddGrad', [dy]);
+  }
   softmax(x: GNode): GNode {
     return this.op('Softmax', [x]);
   }

@@ -283,10 +283,10 @@ export function buildBackward(c: ModelConfig): CompiledGraph {
     (grads[name] ??= []).push(grad);
   };
   const [B, T] = g.dims(ids, 2) as [GNode, GNode];
-  // Column sums as a [1, B·T] row of ones times the matrix: oneDNN's matmul takes 20–50% less time than
-  // BiasAddGrad's reduction at B·T = 2048 (docs/performance.md, "Issue 19: second pass").
-  const ones = g.fill(g.pack([g.scalar(1, 'int32'), g.mul(B, T)]), 1);
-  const colSum = (x: GNode): GNode => g.reshape(g.matMul(ones, x), [-1]);
+  // BiasAddGrad, not a ones-row matmul, although the matmul takes 20–50% less time at B·T = 2048: the
+  // matmul sums in another order, so every training run would change in its last bits (docs/decisions.md,
+  // "Speed-ups must keep the bits where they can"; docs/performance.md, "Issue 19: second pass").
+  const colSum = (x: GNode): GNode => g.biasAddGrad(x);
   // y = h·W + b: records dW and db, returns dh.
   const linearBack = (dy: GNode, h: GNode, w: string, b: string): GNode => {
     put(w, g.matMul(h, dy, true, false));
