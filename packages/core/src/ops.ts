@@ -16,10 +16,20 @@ export function tokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tens
     );
   }
   if (tokens.shape[1] < 2) throw new ZooError('SHAPE_MISMATCH', `tokenLogProbs: sequences of length ${tokens.shape[1]} have no next token to score; pass at least 2 tokens`, { field: 'tokens' });
-  if (graphAvailable()) return graphTokenLogProbs(logits, tokens);
+  return nextTokenLogProbs(logits, tokens);
+}
+
+/**
+ * `tokenLogProbs` without the shape checks, optionally with an additive `mask` [B, T-1, V] on the scored
+ * logits (`legalTokenLogProbs`): compiled graphs on the native backend (logprob-graph.ts), the same
+ * eager ops elsewhere, with the same bits.
+ */
+export function nextTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask?: tf.Tensor3D): tf.Tensor2D {
+  if (graphAvailable()) return graphTokenLogProbs(logits, tokens, mask);
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
-    const lp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [B, T - 1, V]));
+    const scored = tf.slice(logits, [0, 0, 0], [B, T - 1, V]);
+    const lp = tf.logSoftmax(mask ? tf.add(scored, mask) : scored);
     const targets = tf.slice(tokens, [0, 1], [B, T - 1]);
     return tf.sum(tf.mul(lp, tf.oneHot(tf.cast(targets, 'int32'), V)), -1) as tf.Tensor2D;
   });

@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ZooError } from './errors.js';
-import { graphAvailable } from './graph-run.js';
-import { graphTokenLogProbs } from './logprob-graph.js';
 import { describeValue } from './validate.js';
 import { padExamples } from './loop.js';
 import type { Transformer } from './model.js';
-import { entropy, legalLogitMask, maskedMean, type KlEstimator } from './ops.js';
+import { entropy, legalLogitMask, maskedMean, nextTokenLogProbs, type KlEstimator } from './ops.js';
 import type { Example, FitContext, RewardFn } from './plugin.js';
 import type { Rng } from './rng.js';
 import { rollout, type Environment } from './rollout.js';
@@ -103,12 +101,7 @@ export function maskedLogits(logits: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor3
 
 /** log π of each next token (aligned with `tokenLogProbs`) under the legal-action mask (call inside `tf.tidy`). */
 export function legalTokenLogProbs(logits: tf.Tensor3D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor2D {
-  if (graphAvailable()) return graphTokenLogProbs(logits, tokens, mask);
-  const [B, T] = tokens.shape;
-  const V = logits.shape[2];
-  const lp = tf.logSoftmax(maskedLogits(logits, mask));
-  const next = tf.slice(tokens, [0, 1], [B, T - 1]);
-  return tf.sum(tf.mul(lp, tf.oneHot(tf.cast(next, 'int32'), V)), -1) as tf.Tensor2D;
+  return nextTokenLogProbs(logits, tokens, mask);
 }
 
 /** Rolls out, scores every episode (a NaN/Inf score stops the run with the step) and records log-probs and values. */
