@@ -17,6 +17,10 @@ parser = argparse.ArgumentParser()
 parser.add_argument("dir")
 parser.add_argument("--top", type=int, default=12)
 args = parser.parse_args()
+# The graphs may use core's fused kernels: load them into this TensorFlow too (built by `pnpm install`).
+ops = os.path.join(os.path.dirname(__file__), "..", "packages", "core", "native", "build", "zoo_ops.node")
+if os.path.exists(ops) and os.environ.get("REGIME_ZOO_FUSED") != "0":
+    tf.load_op_library(ops)
 tf.compat.v1.disable_eager_execution()
 for folder in sorted(glob.glob(os.path.join(args.dir, "*", ""))):
     meta = json.load(open(os.path.join(folder, "meta.json")))

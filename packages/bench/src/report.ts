@@ -37,7 +37,7 @@ export function formatBenchmark(result: BenchmarkResult, reference?: TorchRefere
   const ratios = (name: string) => cmp.find((x) => x.name === name);
   const lines: string[] = [];
   lines.push(
-    `regime-zoo bench: tfjs ${result.backend} backend${result.tensorflowVersion ? `, libtensorflow ${result.tensorflowVersion}` : ''}, ${result.compiledGraphs ? 'compiled graphs' : 'eager ops'}, node ${result.node}, ${result.platform}, ${result.cpus} cpus`,
+    `regime-zoo bench: tfjs ${result.backend} backend${result.tensorflowVersion ? `, libtensorflow ${result.tensorflowVersion}` : ''}, ${result.compiledGraphs ? `compiled graphs${result.fusedKernels ? ' with fused kernels' : ''}` : 'eager ops'}, node ${result.node}, ${result.platform}, ${result.cpus} cpus`,
   );
   lines.push(`matmul peak ${result.matmulPeak.size}x${result.matmulPeak.size}: ${fixed(result.matmulPeak.gflops)} GFLOP/s (tfjs)${ref ? `, ${fixed(ref.matmulPeak.gflops)} GFLOP/s (PyTorch ${ref.torchVersion}, ${ref.threads} threads)` : ''}`);
   lines.push(`model: vocab ${BENCH_SHAPE.vocabSize}, context ${BENCH_SHAPE.contextLength}, batch ${BENCH_SHAPE.batch}, AdamW + clipping; ${result.flopFormula}`);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { ensureBackend, graphAvailable, measureMatmulGflops, nativeTensorFlowVersion, Rng, rollout, tf, tokenLogProbs, Trainer, Transformer, ZooError } from '@regime-zoo/core';
+import { ensureBackend, fusedOpsAvailable, graphAvailable, measureMatmulGflops, nativeTensorFlowVersion, Rng, rollout, tf, tokenLogProbs, Trainer, Transformer, ZooError } from '@regime-zoo/core';
 import type { Environment } from '@regime-zoo/core';
 import { BENCH_CONFIG_NAMES, BENCH_CONFIGS, BENCH_SHAPE, FLOP_FORMULA, trainingFlops, type BenchConfigName, type FlopCount } from './flops.js';
 
@@ -100,6 +100,8 @@ export interface BenchmarkResult {
   tensorflowVersion?: string;
   /** Whether core's compiled TensorFlow graphs ran (native backend, not turned off by REGIME_ZOO_GRAPH=0). */
   compiledGraphs: boolean;
+  /** Whether the graphs used core's fused kernels (`fusedOpsAvailable`). */
+  fusedKernels?: boolean;
   node: string;
   platform: string;
   cpus: number;
@@ -391,6 +393,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     library: 'tfjs',
     backend: backend.name,
     compiledGraphs: graphAvailable(),
+    fusedKernels: fusedOpsAvailable(),
     backendReason: backend.reason,
     ...(tensorflowVersion ? { tensorflowVersion } : {}),
     node: process.version,

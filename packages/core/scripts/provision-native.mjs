@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildFusedOps } from './build-fused-ops.mjs';
 
 const TAG = '[regime-zoo native]';
 const log = (msg) => console.error(`${TAG} ${msg}`);
@@ -79,8 +80,15 @@ function writeStatus(status) {
   }
 }
 
+/** Builds core's fused kernels against the library the binding now loads (build-fused-ops.mjs). */
+function fusedOps() {
+  const r = buildFusedOps(tfnDir);
+  log(`fused kernels: ${r.detail}${r.ok ? '' : " (the graphs will use TensorFlow's own ops)"}`);
+  return r;
+}
+
 function done(source, extra = {}) {
-  writeStatus({ ok: true, source, ...extra });
+  writeStatus({ ok: true, source, ...extra, fusedOps: fusedOps() });
   log(`native backend ready (${source}) in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   process.exit(0);
 }
@@ -110,7 +118,8 @@ function fallback(lines, dir) {
 if (env.REGIME_ZOO_FORCE_NATIVE !== '1') {
   const err = loadError();
   if (err === null) {
-    log('tfjs-node already loads with the native backend; nothing to do.');
+    log('tfjs-node already loads with the native backend.');
+    fusedOps();
     process.exit(0);
   }
 }

@@ -28,6 +28,7 @@ describe('backend', () => {
     expect(text).toContain(`backend           ${r.backend.name}`);
     expect(text).toContain(r.backend.reason);
     if (r.backend.name === 'tensorflow') expect(r.tensorflowVersion).toMatch(/^\d+\.\d+/);
+    expect(text).toContain(`fused kernels     ${r.fusedOps.active ? 'on' : 'off'}: ${r.fusedOps.reason}`);
   });
 
   it.skipIf(process.env.REGIME_ZOO_BACKEND === 'cpu')("should keep TensorFlow's C++ info lines off stderr by default, and show them when the user sets TF_CPP_MIN_LOG_LEVEL=0", async () => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { fusedOpsStatus, type FusedOpsStatus } from './fused-ops.js';
 
 /** What `scripts/provision-native.mjs` recorded when it provisioned tfjs-node. */
 export interface NativeProvisionStatus {
@@ -145,6 +146,8 @@ export interface DoctorReport {
   libtensorflow?: string;
   matmulGflops: number;
   matmulSize: number;
+  /** Whether the compiled graphs use core's fused kernels (fused-ops.ts), and why. */
+  fusedOps: FusedOpsStatus;
 }
 
 /** Everything `zoo doctor` prints: Node, backend and why, libtensorflow, threads, measured matmul GFLOP/s. */
@@ -163,6 +166,7 @@ export function doctor(options: { matmulSize?: number } = {}): DoctorReport {
     ...(libtensorflow ? { libtensorflow } : {}),
     matmulGflops: measureMatmulGflops(matmulSize),
     matmulSize,
+    fusedOps: fusedOpsStatus(),
   };
 }
 
@@ -176,6 +180,7 @@ export function formatDoctorReport(r: DoctorReport): string {
     `libtensorflow     ${r.libtensorflow ?? '-'}`,
     `tfjs-node         ${r.backend.tfjsNodeDir ?? 'not installed'}`,
     `threads           ${r.cpus} cpus; intra-op ${r.intraOpThreads}`,
+    `fused kernels     ${r.fusedOps.active ? 'on' : 'off'}: ${r.fusedOps.reason}`,
     `matmul ${r.matmulSize}x${r.matmulSize}    ${r.matmulGflops.toFixed(1)} GFLOP/s`,
   ];
   const p = r.backend.provision;

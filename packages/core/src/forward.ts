@@ -39,8 +39,12 @@ export interface ForwardOps<T, Dim = number> {
    * scores [B, H, T, S] (none when nothing needs masking).
    */
   attend(l: number, k: T, v: T): { k: T; v: T; mask?: T };
+  /** softmax(scores + mask) in one op, where a backend has it (the scores' hook point is then skipped). */
+  maskedSoftmax?(scores: T, mask: T): T;
   /** A backend's own attention for its case (the graph's one-token step); otherwise `causalAttention`. */
   attention?(l: number, qkv: T): T;
+  /** A backend's own LayerNorm (saving x̂ and 1/σ like `layerNorm`); otherwise `layerNorm`. */
+  layerNorm?(x: T, prefix: string, eps: number): T;
   /** A backend's own GELU (the training graph keeps what its backward pass needs); otherwise `gelu`. */
   gelu?(u: T): T;
   /** An activation under its TransformerLens name (hooks may replace it; `view` says how to show it). */
@@ -69,8 +73,11 @@ export function causalAttention<T, Dim>(o: ForwardOps<T, Dim>, l: number, qkv: T
   const q = o.mul(o.tap(`${b}.attn.hook_q`, q0, 'heads'), 1 / Math.sqrt(dh));
   const { k, v, mask } = o.attend(l, o.tap(`${b}.attn.hook_k`, k0, 'heads'), o.tap(`${b}.attn.hook_v`, v0, 'heads'));
   const raw = o.matMul(q, k, false, true);
-  const scores = o.tap(`${b}.attn.hook_attn_scores`, mask ? o.add(raw, mask) : raw);
-  const pattern = o.tap(`${b}.attn.hook_pattern`, o.softmax(scores));
+  // A backend's fused masked softmax skips the scores' hook point (the graphs have no hooks).
+  const pattern = o.tap(
+    `${b}.attn.hook_pattern`,
+    mask && o.maskedSoftmax ? o.maskedSoftmax(raw, mask) : o.softmax(o.tap(`${b}.attn.hook_attn_scores`, mask ? o.add(raw, mask) : raw)),
+  );
   const z = o.reshape(o.tap(`${b}.attn.hook_z`, o.transpose(o.matMul(pattern, v), [0, 2, 1, 3])), [-1, dModel]);
   o.save(q, k, v, pattern, z);
   return z;
@@ -87,7 +94,7 @@ export function layerNorm<T, Dim>(o: ForwardOps<T, Dim>, x: T, prefix: string, e
 
 /** The transformer trunk: returns the final normalised residual stream [N, D] (`ln_final.hook_normalized`). */
 export function transformerTrunk<T, Dim>(o: ForwardOps<T, Dim>, c: { nLayers: number; nHeads: number; dModel: number; layerNormEps: number }): T {
-  const norm = (x: T, prefix: string): T => layerNorm(o, x, prefix, c.layerNormEps);
+  const norm = (x: T, prefix: string): T => (o.layerNorm ? o.layerNorm(x, prefix, c.layerNormEps) : layerNorm(o, x, prefix, c.layerNormEps));
   let x = o.drop(o.embed(), 0);
   for (let l = 0; l < c.nLayers; l++) {
     const b = `blocks.${l}`;

@@ -41,6 +41,13 @@ class Pb {
   msg(field: number, m: Pb): this {
     return this.raw(field, m.done());
   }
+  float(field: number, value: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, value, true);
+    this.tag(field, 5);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
   packedInts(field: number, values: readonly number[]): this {
     const inner = new Pb();
     for (const v of values) inner.varint(v);
@@ -52,7 +59,7 @@ class Pb {
 }
 
 /** An attribute value of a graph node (TensorFlow's AttrValue). */
-type Attr = { type: DType } | { b: boolean } | { i: number } | { ints: readonly number[] } | { shape: readonly number[] | null } | { tensor: TensorConst };
+type Attr = { type: DType } | { b: boolean } | { i: number } | { f: number } | { ints: readonly number[] } | { shape: readonly number[] | null } | { tensor: TensorConst };
 interface TensorConst {
   dtype: DType;
   shape: readonly number[];
@@ -70,6 +77,7 @@ function attrProto(a: Attr): Pb {
   if ('type' in a) return new Pb().int(6, DT[a.type]);
   if ('b' in a) return new Pb().int(5, a.b ? 1 : 0);
   if ('i' in a) return new Pb().int(3, a.i);
+  if ('f' in a) return new Pb().float(4, a.f);
   if ('ints' in a) return new Pb().msg(1, new Pb().packedInts(3, a.ints));
   if ('shape' in a) return new Pb().msg(7, shapeProto(a.shape));
   const t = a.tensor;

@@ -15,6 +15,7 @@ export { rollout, repeatResets } from './rollout.js';
 export type { Environment, EnvStep, Episode, RolloutOptions } from './rollout.js';
 export { Trainer, AdamW, learningRate, optimizerConfigSchema, TRAINING_DEFAULTS } from './train.js';
 export { graphAvailable, setGraphMode } from './graph-run.js';
+export { FUSED_OPS_PATH, fusedOpsAvailable, fusedOpsStatus, setFusedOps, type FusedOpsStatus } from './fused-ops.js';
 export type { LossOutput, OptimizerConfig, OptimizerConfigInput, StepInfo, TrainerOptions } from './train.js';
 export { saveCheckpoint, loadCheckpoint, restoreTrainer, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint, SaveCheckpointOptions } from './checkpoint.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
 import type { CompiledGraph, GraphProgram, GraphSession } from './graph-run.js';
+import { fusedOpsAvailable } from './fused-ops.js';
 import { buildBackward, buildForward, buildKV, stepPlan, type KVEntry } from './model-graph.js';
 
 /*
@@ -19,7 +20,7 @@ export interface ModelGraphs {
 
 /** The graphs of a model shape are shared by every model of that shape (vocabulary, context, sizes, tying, value head). */
 export function shapeKey(c: ModelConfig): string {
-  return JSON.stringify([c.vocabSize, c.contextLength, c.dModel, c.nHeads, c.nLayers, c.mlpRatio, c.tiedEmbeddings, c.valueHead, c.layerNormEps]);
+  return JSON.stringify([c.vocabSize, c.contextLength, c.dModel, c.nHeads, c.nLayers, c.mlpRatio, c.tiedEmbeddings, c.valueHead, c.layerNormEps, fusedOpsAvailable()]);
 }
 
 /** A KV session waiting for its next cache, with what it was last sized and loaded for. */

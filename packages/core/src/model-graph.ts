@@ -2,6 +2,7 @@ import type { ModelConfig } from './config.js';
 import { GraphBuilder, type GNode } from './graph.js';
 import { compileGraph, compileProgram, type CompiledGraph, type GraphProgram } from './graph-run.js';
 import { GELU_C1, GELU_C2, sameOps, transformerTrunk, type ForwardOps } from './forward.js';
+import { fusedOpsAvailable } from './fused-ops.js';
 import { parameterShapes } from './model.js';
 
 /*
@@ -67,6 +68,8 @@ interface ForwardInputs {
   cache?: (readonly [GNode, GNode])[];
   /** `step`: attend over the cache in `n` pieces of `rows` rows (int32 scalar), the last one shorter. */
   chunks?: { n: number; rows: GNode };
+  /** Use core's fused kernels (fused-ops.ts) for LayerNorm, GELU and the masked softmax. */
+  fused: boolean;
 }
 
 /**
@@ -90,7 +93,7 @@ export function buildForward(c: ModelConfig, kind: 'infer' | 'train'): CompiledG
   const g = new GraphBuilder();
   const ids = g.placeholder('ids', 'int32', [-1, -1]);
   const mask = g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]);
-  const { out, outputs, saved } = forward(g, c, kind, { ids, mask, start: g.scalar(0, 'int32'), P: paramInputs(g, c, kind === 'train') });
+  const { out, outputs, saved } = forward(g, c, kind, { ids, mask, start: g.scalar(0, 'int32'), P: paramInputs(g, c, kind === 'train'), fused: fusedOpsAvailable() });
   return compileGraph(g, kind === 'train' ? [out, ...saved] : outputs);
 }
 
@@ -118,7 +121,7 @@ export function buildKV(c: ModelConfig): GraphProgram<KVEntry> {
   const length = g.placeholder('length', 'int32', []);
   const read = (v: GNode): GNode => g.transpose(g.slice(v, g.ints([0, 0, 0, 0]), firstRows(g, length)), [1, 2, 0, 3]);
   const cached = [...cache.map(([k]) => read(k)), ...cache.map(([, v]) => read(v))];
-  const io = { ids: g.placeholder('ids', 'int32', [-1, -1]), mask: g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]), start: g.placeholder('start', 'int32', []), P, cache };
+  const io = { ids: g.placeholder('ids', 'int32', [-1, -1]), mask: g.placeholder('mask', 'float32', [c.contextLength, c.contextLength]), start: g.placeholder('start', 'int32', []), P, cache, fused: fusedOpsAvailable() };
   const decode = forward(g, c, 'decode', io).outputs;
   const rows = g.placeholder('chunk_rows', 'int32', []);
   const steps: Record<string, { inputs: GNode[]; outputs: GNode[] }> = {};
@@ -192,7 +195,7 @@ function stepAttention(g: GraphBuilder, c: ModelConfig, qkv: GNode, [cacheK, cac
 /** The transformer of forward.ts, written as graph ops for `kind` (see the kinds at the top of this file). */
 function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs): { out: GNode; outputs: GNode[]; saved: GNode[] } {
   const D = c.dModel;
-  const { ids, mask, start, P } = io;
+  const { ids, mask, start, P, fused } = io;
   const saved: GNode[] = [];
   const step = kind === 'step' ? stepViews(g, c, io) : undefined;
   // A step's output shapes are [-1, 1, ...]: no Shape op for the batch.
@@ -233,7 +236,23 @@ function forward(g: GraphBuilder, c: ModelConfig, kind: Kind, io: ForwardInputs)
     // Full passes spell GELU with tanh (twice as fast as Sigmoid here) and keep u and t for the backward
     // pass, which recomputes ½(1 + t) and the output with the same ops (`geluTail`): two [B·T, 4D] tensors
     // fewer to hold. The one-token step uses forward.ts's `gelu` (fewer ops: op count sets its time).
-    ...(!step
+    // The fused kernels (fused-ops.ts): one op each for LayerNorm, GELU and the masked softmax.
+    ...(fused
+      ? {
+          maskedSoftmax: (x: GNode, m: GNode) => g.raw('ZooMaskedSoftmax', [x, m], {}, 'float32')[0]!,
+          layerNorm: (x: GNode, prefix: string, eps: number) => {
+            const [y, xhat, rstd] = g.raw('ZooLayerNorm', [x, P[`${prefix}.w`]!, P[`${prefix}.b`]!], { eps: { f: eps } }, 'float32', 3) as [GNode, GNode, GNode];
+            keep(xhat, rstd);
+            return y;
+          },
+          gelu: (u: GNode) => {
+            const [y, t] = g.raw('ZooGelu', [u], {}, 'float32', 2) as [GNode, GNode];
+            keep(u, t);
+            return y;
+          },
+        }
+      : {}),
+    ...(!fused && !step
       ? {
           gelu: (u: GNode) => {
             const t = g.tanh(g.mul(u, g.add(g.mul(g.square(u), GELU_C2), GELU_C1)));
@@ -268,6 +287,7 @@ function geluTail(g: GraphBuilder, u: GNode, t: GNode): { half: GNode; gl: GNode
 
 export function buildBackward(c: ModelConfig): CompiledGraph {
   const g = new GraphBuilder();
+  const fused = fusedOpsAvailable();
   const D = c.dModel;
   const H = c.nHeads;
   const dh = D / H;
@@ -283,10 +303,10 @@ export function buildBackward(c: ModelConfig): CompiledGraph {
     (grads[name] ??= []).push(grad);
   };
   const [B, T] = g.dims(ids, 2) as [GNode, GNode];
-  // BiasAddGrad, not a ones-row matmul, although the matmul takes 20–50% less time at B·T = 2048: the
-  // matmul sums in another order, so every training run would change in its last bits (docs/decisions.md,
-  // "Speed-ups must keep the bits where they can"; docs/performance.md, "Issue 19: second pass").
-  const colSum = (x: GNode): GNode => g.biasAddGrad(x);
+  // Without the fused kernels BiasAddGrad, not a ones-row matmul, although the matmul takes 20–50% less
+  // time at B·T = 2048: it sums in another order, so training would change in its last bits against
+  // earlier releases on that path (docs/decisions.md, "Speed-ups must keep the bits where they can").
+  const colSum = (x: GNode): GNode => (fused ? g.raw('ZooColumnSums', [x], {}, 'float32')[0]! : g.biasAddGrad(x));
   // y = h·W + b: records dW and db, returns dh.
   const linearBack = (dy: GNode, h: GNode, w: string, b: string): GNode => {
     put(w, g.matMul(h, dy, true, false));
@@ -294,11 +314,32 @@ export function buildBackward(c: ModelConfig): CompiledGraph {
     return g.matMul(dy, P[w]!, false, true);
   };
   const lnBack = (dy: GNode, xhat: GNode, rstd: GNode, prefix: string): GNode => {
+    if (fused) {
+      const [dx, dw, db] = g.raw('ZooLayerNormGrad', [dy, xhat, rstd, P[`${prefix}.w`]!], {}, 'float32', 3) as [GNode, GNode, GNode];
+      put(`${prefix}.w`, dw);
+      put(`${prefix}.b`, db);
+      return dx;
+    }
     put(`${prefix}.w`, colSum(g.mul(dy, xhat)));
     put(`${prefix}.b`, colSum(dy));
     const dxh = g.mul(dy, P[`${prefix}.w`]!);
     const inner = g.sub(g.sub(dxh, g.mean(dxh, [1], true)), g.mul(xhat, g.mean(g.mul(dxh, xhat), [1], true)));
     return g.mul(inner, rstd);
+  };
+  // MLP out, x2 = x1 + W_out·gelu(u) + b_out: records W_out's and b_out's gradients, returns du.
+  const mlpOutBack = (dx: GNode, u: GNode, t: GNode, p: string): GNode => {
+    if (fused) {
+      // GELU's output, for dW_out, comes out of the gradient kernel along with du.
+      const [du, gl] = g.raw('ZooGeluGrad', [g.matMul(dx, P[`${p}.mlp.W_out`]!, false, true), u, t], {}, 'float32', 2) as [GNode, GNode];
+      put(`${p}.mlp.W_out`, g.matMul(gl, dx, true, false));
+      put(`${p}.mlp.b_out`, colSum(dx));
+      return du;
+    }
+    const { half, gl } = geluTail(g, u, t);
+    const dgl = linearBack(dx, gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`);
+    // d/du [u·½(1 + t)] = ½(1 + t) + u·(1 − t²)·(½C₁ + (3/2)C₂u²)
+    const slope = g.mul(g.mul(u, g.sub(1, g.square(t))), g.add(g.mul(g.square(u), 1.5 * GELU_C2), 0.5 * GELU_C1));
+    return g.mul(dgl, g.add(half, slope));
   };
 
   const d2 = g.reshape(dOut, [-1, V + extra]);
@@ -319,13 +360,7 @@ export function buildBackward(c: ModelConfig): CompiledGraph {
   for (let l = c.nLayers - 1; l >= 0; l--) {
     const p = `blocks.${l}`;
     const a = (n: string): GNode => A[`${l}.${n}`]!;
-    // MLP: x2 = x1 + W_out·gelu(W_in·ln2(x1))
-    const u = a('u');
-    const { half, gl } = geluTail(g, u, a('t'));
-    const dgl = linearBack(dx, gl, `${p}.mlp.W_out`, `${p}.mlp.b_out`);
-    // d/du [u·½(1 + t)] = ½(1 + t) + u·(1 − t²)·(½C₁ + (3/2)C₂u²)
-    const slope = g.mul(g.mul(u, g.sub(1, g.square(a('t')))), g.add(g.mul(g.square(u), 1.5 * GELU_C2), 0.5 * GELU_C1));
-    const du = g.mul(dgl, g.add(half, slope));
+    const du = mlpOutBack(dx, a('u'), a('t'), p);
     dx = g.add(dx, lnBack(linearBack(du, a('h2'), `${p}.mlp.W_in`, `${p}.mlp.b_in`), a('xhat2'), a('rstd2'), `${p}.ln2`));
     // Attention: x1 = x + W_O·z
     const dzt = linearBack(dx, a('zt'), `${p}.attn.W_O`, `${p}.attn.b_O`);
@@ -333,7 +368,7 @@ export function buildBackward(c: ModelConfig): CompiledGraph {
     const pattern = a('p');
     const dp = g.matMul(dz, a('v'), false, true, 4);
     const dv = g.matMul(pattern, dz, true, false, 4);
-    const ds = g.mul(pattern, g.sub(dp, g.sum(g.mul(dp, pattern), [3], true)));
+    const ds = fused ? g.raw('ZooSoftmaxGrad', [dp, pattern], {}, 'float32')[0]! : g.mul(pattern, g.sub(dp, g.sum(g.mul(dp, pattern), [3], true)));
     // a('q') is the scaled q; the scale's gradient goes on dq.
     const dq = g.mul(g.matMul(ds, a('k'), false, false, 4), scale);
     const dk = g.matMul(ds, a('q'), true, false, 4);

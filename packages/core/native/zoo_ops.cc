@@ -1,0 +1,277 @@
+// regime-zoo's fused ops, registered with TensorFlow through its C kernel API (tensorflow/c/ops.h,
+// kernels.h) when Node loads this file as an addon (core's fused-ops.ts). The compiled graphs use them
+// where they are registered (model-graph.ts) and TensorFlow's own ops otherwise. kernels.h has the math.
+//   ZooGelu(u) -> (y, t)                         ZooGeluGrad(dy, u, t) -> (du, y)
+//   ZooLayerNorm(x, w, b; eps) -> (y, xhat, rstd) ZooLayerNormGrad(dy, xhat, rstd, w) -> (dx, dw, db)
+//   ZooMaskedSoftmax(x, mask) -> p               ZooSoftmaxGrad(dp, p) -> dx
+//   ZooColumnSums(x) -> sums
+#include <algorithm>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "kernels.h"
+#include "tensorflow/c/kernels.h"
+#include "tensorflow/c/ops.h"
+
+namespace {
+
+// Inputs of one kernel call, released at the end of the call.
+struct Inputs {
+  std::vector<TF_Tensor*> t;
+  ~Inputs() {
+    for (TF_Tensor* x : t) TF_DeleteTensor(x);
+  }
+  const float* f(int i) const { return static_cast<const float*>(TF_TensorData(t[i])); }
+};
+
+struct Call {
+  TF_OpKernelContext* ctx;
+  TF_Status* s = TF_NewStatus();
+  Inputs in;
+  std::vector<TF_Tensor*> out;
+  explicit Call(TF_OpKernelContext* c, int inputs) : ctx(c) {
+    for (int i = 0; i < inputs && ok(); i++) {
+      TF_Tensor* x = nullptr;
+      TF_GetInput(ctx, i, &x, s);
+      if (ok()) in.t.push_back(x);
+    }
+  }
+  ~Call() {
+    for (TF_Tensor* x : out) TF_DeleteTensor(x);
+    if (!ok()) TF_OpKernelContext_Failure(ctx, s);
+    TF_DeleteStatus(s);
+  }
+  bool ok() const { return TF_GetCode(s) == TF_OK; }
+  void fail(const char* message) { TF_SetStatus(s, TF_INVALID_ARGUMENT, message); }
+  // Output `index` with the given dims; nullptr (and the call failed) if allocation failed.
+  float* output(int index, const int64_t* dims, int rank) {
+    if (!ok()) return nullptr;
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    TF_Tensor* x = TF_AllocateOutput(ctx, index, TF_FLOAT, dims, rank, n * sizeof(float), s);
+    if (!ok()) return nullptr;
+    out.push_back(x);
+    return static_cast<float*>(TF_TensorData(x));
+  }
+  float* output_like(int index, int input) {
+    const TF_Tensor* x = in.t[input];
+    int64_t dims[8];
+    const int rank = TF_NumDims(x);
+    if (rank > 8) {
+      fail("zoo ops take tensors of rank ≤ 8");
+      return nullptr;
+    }
+    for (int i = 0; i < rank; i++) dims[i] = TF_Dim(x, i);
+    return output(index, dims, rank);
+  }
+  int64_t count(int input) const { return TF_TensorElementCount(in.t[input]); }
+  // Rows and row length of input `i` seen as [rows, d] (d = its last dimension).
+  void rows(int i, int64_t* n, int64_t* d) const {
+    const int rank = TF_NumDims(in.t[i]);
+    *d = rank > 0 ? TF_Dim(in.t[i], rank - 1) : 1;
+    *n = *d > 0 ? count(i) / *d : 0;
+  }
+};
+
+// Into how many parts `parallel_rows` splits n rows of d values: this machine's cores when the work is
+// large enough to pay for starting threads (2^18 values: ~0.1 ms of work), else one.
+int parts_for(int64_t n, int64_t d) {
+  static const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return n * d >= (1 << 18) ? static_cast<int>(std::min<int64_t>(cores, n)) : 1;
+}
+
+// Calls work(part, r0, r1) for each part of [0, n), the first in this thread.
+template <class F>
+void parallel_rows(int64_t n, int64_t d, F&& work) {
+  const int parts = parts_for(n, d);
+  if (parts <= 1) return work(0, 0, n);
+  std::vector<std::thread> threads;
+  for (int p = 1; p < parts; p++) threads.emplace_back(work, p, n * p / parts, n * (p + 1) / parts);
+  work(0, 0, n / parts);
+  for (std::thread& t : threads) t.join();
+}
+
+void* no_state(TF_OpKernelConstruction*) { return nullptr; }
+void no_delete(void*) {}
+
+void gelu(void*, TF_OpKernelContext* ctx) {
+  Call c(ctx, 1);
+  if (!c.ok()) return;
+  float* y = c.output_like(0, 0);
+  float* t = c.output_like(1, 0);
+  if (!c.ok()) return;
+  const float* u = c.in.f(0);
+  int64_t n, d;
+  c.rows(0, &n, &d);
+  parallel_rows(n, d, [&](int, int64_t r0, int64_t r1) { zoo::gelu(u + r0 * d, y + r0 * d, t + r0 * d, (r1 - r0) * d); });
+}
+
+void gelu_grad(void*, TF_OpKernelContext* ctx) {
+  Call c(ctx, 3);
+  if (!c.ok()) return;
+  if (c.count(1) != c.count(0) || c.count(2) != c.count(0)) return c.fail("ZooGeluGrad: dy, u and t must have the same size");
+  float* du = c.output_like(0, 0);
+  float* y = c.output_like(1, 0);
+  if (!c.ok()) return;
+  const float *dy = c.in.f(0), *u = c.in.f(1), *t = c.in.f(2);
+  int64_t n, d;
+  c.rows(0, &n, &d);
+  parallel_rows(n, d, [&](int, int64_t r0, int64_t r1) {
+    const int64_t o = r0 * d;
+    zoo::gelu_grad(dy + o, u + o, t + o, du + o, y + o, (r1 - r0) * d);
+  });
+}
+
+struct Eps {
+  float eps;
+};
+
+void* read_eps(TF_OpKernelConstruction* ctx) {
+  auto* e = new Eps{1e-5f};
+  TF_Status* s = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrFloat(ctx, "eps", &e->eps, s);
+  if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
+  TF_DeleteStatus(s);
+  return e;
+}
+
+void delete_eps(void* e) { delete static_cast<Eps*>(e); }
+
+void layer_norm(void* state, TF_OpKernelContext* ctx) {
+  Call c(ctx, 3);
+  if (!c.ok()) return;
+  int64_t n, d;
+  c.rows(0, &n, &d);
+  if (c.count(1) != d || c.count(2) != d) return c.fail("ZooLayerNorm: w and b must have the size of x's last dimension");
+  const int64_t col[2] = {n, 1};
+  float* y = c.output_like(0, 0);
+  float* xhat = c.output_like(1, 0);
+  float* rstd = c.output(2, col, 2);
+  if (!c.ok()) return;
+  const float eps = static_cast<Eps*>(state)->eps;
+  const float *x = c.in.f(0), *w = c.in.f(1), *b = c.in.f(2);
+  parallel_rows(n, d, [&](int, int64_t r0, int64_t r1) { zoo::layer_norm(x, w, b, eps, y, xhat, rstd, r0, r1, d); });
+}
+
+void layer_norm_grad(void*, TF_OpKernelContext* ctx) {
+  Call c(ctx, 4);
+  if (!c.ok()) return;
+  int64_t n, d;
+  c.rows(0, &n, &d);
+  if (c.count(1) != n * d || c.count(2) != n || c.count(3) != d) return c.fail("ZooLayerNormGrad: xhat must match dy, rstd have one value per row, w one per column");
+  const int64_t vec[1] = {d};
+  float* dx = c.output_like(0, 0);
+  float* dw = c.output(1, vec, 1);
+  float* db = c.output(2, vec, 1);
+  if (!c.ok()) return;
+  const float *dy = c.in.f(0), *xhat = c.in.f(1), *rstd = c.in.f(2), *w = c.in.f(3);
+  // Each part sums its rows' dw and db on its own; the parts are added in order afterwards.
+  const int parts = parts_for(n, d);
+  std::vector<float> partial(static_cast<size_t>(2 * d * parts), 0.f);
+  parallel_rows(n, d, [&](int p, int64_t r0, int64_t r1) {
+    float* pw = partial.data() + 2 * d * p;
+    zoo::layer_norm_grad(dy, xhat, rstd, w, dx, pw, pw + d, r0, r1, d);
+  });
+  std::memcpy(dw, partial.data(), d * sizeof(float));
+  std::memcpy(db, partial.data() + d, d * sizeof(float));
+  for (int p = 1; p < parts; p++) {
+    for (int64_t j = 0; j < d; j++) {
+      dw[j] += partial[2 * d * p + j];
+      db[j] += partial[2 * d * p + d + j];
+    }
+  }
+}
+
+void masked_softmax(void*, TF_OpKernelContext* ctx) {
+  Call c(ctx, 2);
+  if (!c.ok()) return;
+  int64_t n, s, t, s2;
+  c.rows(0, &n, &s);
+  c.rows(1, &t, &s2);
+  if (s2 != s || t == 0 || n % t != 0) return c.fail("ZooMaskedSoftmax: the mask must be [T, S] for scores [..., T, S]");
+  float* p = c.output_like(0, 0);
+  if (!c.ok()) return;
+  const float *x = c.in.f(0), *mask = c.in.f(1);
+  parallel_rows(n, s, [&](int, int64_t r0, int64_t r1) { zoo::masked_softmax(x, mask, p, r0, r1, t, s); });
+}
+
+void softmax_grad(void*, TF_OpKernelContext* ctx) {
+  Call c(ctx, 2);
+  if (!c.ok()) return;
+  if (c.count(1) != c.count(0)) return c.fail("ZooSoftmaxGrad: dp and p must have the same size");
+  int64_t n, s;
+  c.rows(0, &n, &s);
+  float* dx = c.output_like(0, 0);
+  if (!c.ok()) return;
+  const float *dp = c.in.f(0), *p = c.in.f(1);
+  parallel_rows(n, s, [&](int, int64_t r0, int64_t r1) { zoo::softmax_grad(dp, p, dx, r0, r1, s); });
+}
+
+void column_sums(void*, TF_OpKernelContext* ctx) {
+  Call c(ctx, 1);
+  if (!c.ok()) return;
+  int64_t n, d;
+  c.rows(0, &n, &d);
+  const int64_t vec[1] = {d};
+  float* out = c.output(0, vec, 1);
+  if (!c.ok()) return;
+  const float* x = c.in.f(0);
+  const int parts = parts_for(n, d);
+  std::vector<float> partial(static_cast<size_t>(d * parts), 0.f);
+  parallel_rows(n, d, [&](int p, int64_t r0, int64_t r1) { zoo::column_sums(x, partial.data() + d * p, r0, r1, d); });
+  std::memcpy(out, partial.data(), d * sizeof(float));
+  for (int p = 1; p < parts; p++) {
+    for (int64_t j = 0; j < d; j++) out[j] += partial[d * p + j];
+  }
+}
+
+// Outputs 0 (and 1, if `second`) have input 0's shape; the others are left unknown.
+template <bool second>
+void like_input(TF_ShapeInferenceContext* ctx, TF_Status* s) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
+  TF_ShapeHandle* h = TF_NewShapeHandle();
+  TF_ShapeInferenceContextGetInput(ctx, 0, h, s);
+  if (TF_GetCode(s) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, h, s);
+  if (second && TF_GetCode(s) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 1, h, s);
+  TF_DeleteShapeHandle(h);
+}
+
+void define(const char* name, std::initializer_list<const char*> inputs, std::initializer_list<const char*> outputs,
+            std::initializer_list<const char*> attrs, void (*shape)(TF_ShapeInferenceContext*, TF_Status*),
+            void* (*create)(TF_OpKernelConstruction*), void (*compute)(void*, TF_OpKernelContext*), void (*destroy)(void*)) {
+  TF_Status* s = TF_NewStatus();
+  TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder(name);
+  for (const char* i : inputs) TF_OpDefinitionBuilderAddInput(b, i);
+  for (const char* o : outputs) TF_OpDefinitionBuilderAddOutput(b, o);
+  for (const char* a : attrs) TF_OpDefinitionBuilderAddAttr(b, a);
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape);
+  TF_RegisterOpDefinition(b, s);
+  if (TF_GetCode(s) == TF_OK) TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", create, compute, destroy), s);
+  TF_DeleteStatus(s);
+}
+
+struct Register {
+  Register() {
+    define("ZooGelu", {"u: float"}, {"y: float", "t: float"}, {}, like_input<true>, no_state, gelu, no_delete);
+    define("ZooGeluGrad", {"dy: float", "u: float", "t: float"}, {"du: float", "y: float"}, {}, like_input<true>, no_state, gelu_grad, no_delete);
+    define("ZooLayerNorm", {"x: float", "w: float", "b: float"}, {"y: float", "xhat: float", "rstd: float"}, {"eps: float"}, like_input<true>,
+           read_eps, layer_norm, delete_eps);
+    define("ZooLayerNormGrad", {"dy: float", "xhat: float", "rstd: float", "w: float"}, {"dx: float", "dw: float", "db: float"}, {},
+           like_input<false>, no_state, layer_norm_grad, no_delete);
+    define("ZooMaskedSoftmax", {"x: float", "mask: float"}, {"p: float"}, {}, like_input<false>, no_state, masked_softmax, no_delete);
+    define("ZooSoftmaxGrad", {"dp: float", "p: float"}, {"dx: float"}, {}, like_input<false>, no_state, softmax_grad, no_delete);
+    define("ZooColumnSums", {"x: float"}, {"sums: float"}, {}, [](TF_ShapeInferenceContext* ctx, TF_Status* s) { TF_ShapeInferenceContextSetUnknownShape(ctx, s); },
+           no_state, column_sums, no_delete);
+  }
+} registered;
+
+}  // namespace
+
+// Node loads this file as an N-API addon (`process.dlopen`); it exports nothing but the version of its ops.
+extern "C" {
+typedef struct napi_env__* napi_env;
+typedef struct napi_value__* napi_value;
+__attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env, napi_value exports) { return exports; }
+__attribute__((visibility("default"))) int32_t node_api_module_get_api_version_v1() { return 8; }
+}

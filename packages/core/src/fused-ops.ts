@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { graphAvailable } from './graph-run.js';
+
+// regime-zoo's fused kernels (native/zoo_ops.cc: GELU, LayerNorm, masked softmax, their gradients and
+// column sums, one pass each), built by `regime-zoo-native` next to the tfjs-node binding and loaded
+// here into the same TensorFlow. The compiled graphs use them when they load and TensorFlow's own ops
+// otherwise; docs/performance.md ("Issue 19: fused kernels") says what they change.
+
+/** Where `regime-zoo-native` builds the kernels (packages/core/native/build), from src/ or dist/ alike. */
+export const FUSED_OPS_PATH = fileURLToPath(new URL('../native/build/zoo_ops.node', import.meta.url));
+
+export interface FusedOpsStatus {
+  /** Whether the compiled graphs use the fused kernels. */
+  active: boolean;
+  /** Why (or why not). */
+  reason: string;
+}
+
+let override: boolean | undefined;
+let loaded: FusedOpsStatus | undefined;
+
+/** Turns the fused kernels off (`false`) or back to automatic (`undefined`), e.g. to compare with TensorFlow's ops. */
+export function setFusedOps(enabled: boolean | undefined): void {
+  override = enabled;
+}
+
+function load(): FusedOpsStatus {
+  if (!fs.existsSync(FUSED_OPS_PATH)) {
+    return { active: false, reason: `${FUSED_OPS_PATH} is not built (run \`npx regime-zoo-native\`; it needs a C++ compiler and TensorFlow's C headers)` };
+  }
+  try {
+    process.dlopen({ exports: {} } as NodeJS.Module, FUSED_OPS_PATH);
+    return { active: true, reason: `loaded from ${FUSED_OPS_PATH}` };
+  } catch (e) {
+    return { active: false, reason: `${FUSED_OPS_PATH} did not load: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Whether the compiled graphs use the fused kernels here: compiled graphs run (`graphAvailable`), the
+ * kernels are built and load, and they are not turned off (`REGIME_ZOO_FUSED=0` or `setFusedOps(false)`).
+ * The library is loaded on the first call that gets that far, once per process.
+ */
+export function fusedOpsStatus(): FusedOpsStatus {
+  if (override === false || (override === undefined && process.env.REGIME_ZOO_FUSED === '0')) {
+    return { active: false, reason: override === false ? 'turned off by setFusedOps(false)' : 'turned off by REGIME_ZOO_FUSED=0' };
+  }
+  if (!graphAvailable()) return { active: false, reason: 'compiled graphs are off (eager path or the pure-JS backend)' };
+  return (loaded ??= load());
+}
+
+export const fusedOpsAvailable = (): boolean => fusedOpsStatus().active;
