@@ -2,7 +2,7 @@
 // the TensorFlow C library tfjs-node links (its deps/include and deps/lib). provision-native.mjs calls
 // it once the binding loads; `node scripts/build-fused-ops.mjs` rebuilds by hand. Needs a C++17 compiler
 // (`$CXX`, else `c++`); without one, or without TensorFlow's C kernel headers, it says so and core's
-// graphs use TensorFlow's own ops (same model, ~15% slower steps: docs/performance.md).
+// graphs use TensorFlow's own ops (same model, steps 17–21% slower: docs/performance.md).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
