@@ -165,4 +165,26 @@ ZOO_CLONES inline void column_sums(const float* __restrict x, float* __restrict 
   }
 }
 
+// AdamW's update of n values of one parameter, op for op as train.ts's TensorFlow graph spells it, with
+// no fused multiply-add, so that the results are the same bits: gs = g·clip, m1 = m·b1 + gs·c1,
+// v1 = v·b2 + gs²·c2, p1 = p·keep (or p) − m1·lr_c1 / (√(v1·inv_c2) + eps); c1 = 1 − b1, c2 = 1 − b2.
+struct AdamW {
+  float b1, c1, b2, c2, eps, lr_c1, inv_c2, clip, keep;
+};
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+ZOO_CLONES inline void adamw(const AdamW& a, bool decayed, const float* __restrict p, const float* __restrict g, const float* __restrict m,
+                             const float* __restrict v, float* __restrict p1, float* __restrict m1, float* __restrict v1, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float gs = g[i] * a.clip;
+    const float mi = m[i] * a.b1 + gs * a.c1;
+    const float vi = v[i] * a.b2 + gs * gs * a.c2;
+    const float step = mi * a.lr_c1 / (std::sqrt(vi * a.inv_c2) + a.eps);
+    p1[i] = (decayed ? p[i] * a.keep : p[i]) - step;
+    m1[i] = mi;
+    v1[i] = vi;
+  }
+}
+#pragma GCC pop_options
+
 }  // namespace zoo

@@ -4,7 +4,7 @@
 //   ZooGelu(u) -> (y, t)                         ZooGeluGrad(dy, u, t) -> (du, y)
 //   ZooLayerNorm(x, w, b; eps) -> (y, xhat, rstd) ZooLayerNormGrad(dy, xhat, rstd, w) -> (dx, dw, db)
 //   ZooMaskedSoftmax(x, mask) -> p               ZooSoftmaxGrad(dp, p) -> dx
-//   ZooColumnSums(x) -> sums
+//   ZooColumnSums(x) -> sums                     ZooAdamW(scalars, p…, g…, m…, v…) -> (p…, m…, v…)
 #include <algorithm>
 #include <cstring>
 #include <thread>
@@ -226,6 +226,58 @@ void column_sums(void*, TF_OpKernelContext* ctx) {
   }
 }
 
+// ZooAdamW's attributes: the moments' constants and which parameters decay.
+struct AdamWAttrs {
+  float b1, c1, b2, c2, eps;
+  std::vector<TF_Bool> decay;
+};
+
+void* read_adamw(TF_OpKernelConstruction* ctx) {
+  auto* a = new AdamWAttrs();
+  TF_Status* s = TF_NewStatus();
+  const struct {
+    const char* name;
+    float* to;
+  } floats[] = {{"beta1", &a->b1}, {"one_minus_beta1", &a->c1}, {"beta2", &a->b2}, {"one_minus_beta2", &a->c2}, {"eps", &a->eps}};
+  for (const auto& f : floats) {
+    if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrFloat(ctx, f.name, f.to, s);
+  }
+  int32_t n = 0;
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt32(ctx, "N", &n, s);
+  if (TF_GetCode(s) == TF_OK) {
+    a->decay.assign(static_cast<size_t>(n), 0);
+    TF_OpKernelConstruction_GetAttrBoolList(ctx, "decay", a->decay.data(), n, s);
+  }
+  if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
+  TF_DeleteStatus(s);
+  return a;
+}
+
+void delete_adamw(void* a) { delete static_cast<AdamWAttrs*>(a); }
+
+// ZooAdamW(scalars [lr_c1, inv_c2, clip, keep], p × N, g × N, m × N, v × N) -> (p × N, m × N, v × N).
+void adamw(void* state, TF_OpKernelContext* ctx) {
+  const AdamWAttrs& at = *static_cast<AdamWAttrs*>(state);
+  const int n = static_cast<int>(at.decay.size());
+  Call c(ctx, 1 + 4 * n);
+  if (!c.ok()) return;
+  if (c.count(0) != 4) return c.fail("ZooAdamW: scalars must be [lr/(1 − β1^t), 1/(1 − β2^t), clip scale, decay factor]");
+  const float* sc = c.in.f(0);
+  const zoo::AdamW a{at.b1, at.c1, at.b2, at.c2, at.eps, sc[0], sc[1], sc[2], sc[3]};
+  for (int i = 0; i < n; i++) {
+    const int p = 1 + i, g = 1 + n + i, m = 1 + 2 * n + i, v = 1 + 3 * n + i;
+    const int64_t size = c.count(p);
+    if (c.count(g) != size || c.count(m) != size || c.count(v) != size) return c.fail("ZooAdamW: a parameter, its gradient and its moments must have the same size");
+    float* p1 = c.output_like(i, p);
+    float* m1 = c.output_like(n + i, p);
+    float* v1 = c.output_like(2 * n + i, p);
+    if (!c.ok()) return;
+    const float *pp = c.in.f(p), *gg = c.in.f(g), *mm = c.in.f(m), *vv = c.in.f(v);
+    const bool decayed = at.decay[i] != 0;
+    parallel_rows(size, 1, [&](int, int64_t r0, int64_t r1) { zoo::adamw(a, decayed, pp + r0, gg + r0, mm + r0, vv + r0, p1 + r0, m1 + r0, v1 + r0, r1 - r0); });
+  }
+}
+
 // Outputs 0 (and 1, if `second`) have input 0's shape; the others are left unknown.
 template <bool second>
 void like_input(TF_ShapeInferenceContext* ctx, TF_Status* s) {
@@ -261,6 +313,10 @@ struct Register {
            like_input<false>, no_state, layer_norm_grad, no_delete);
     define("ZooMaskedSoftmax", {"x: float", "mask: float"}, {"p: float"}, {}, like_input<false>, no_state, masked_softmax, no_delete);
     define("ZooSoftmaxGrad", {"dp: float", "p: float"}, {"dx: float"}, {}, like_input<false>, no_state, softmax_grad, no_delete);
+    define("ZooAdamW", {"scalars: float", "p: N * float", "g: N * float", "m: N * float", "v: N * float"},
+           {"p_out: N * float", "m_out: N * float", "v_out: N * float"},
+           {"N: int >= 1", "beta1: float", "one_minus_beta1: float", "beta2: float", "one_minus_beta2: float", "eps: float", "decay: list(bool)"},
+           [](TF_ShapeInferenceContext* ctx, TF_Status* s) { TF_ShapeInferenceContextSetUnknownShape(ctx, s); }, read_adamw, adamw, delete_adamw);
     define("ZooColumnSums", {"x: float"}, {"sums: float"}, {}, [](TF_ShapeInferenceContext* ctx, TF_Status* s) { TF_ShapeInferenceContextSetUnknownShape(ctx, s); },
            no_state, column_sums, no_delete);
   }

@@ -105,6 +105,34 @@ describe.skipIf(!graphsOn)('fused kernels (native/zoo_ops.cc)', () => {
     expect(diff(s!, sRef!) / maxAbs(sRef!)).toBeLessThan(3e-6); // ≤ 1.0e-6 relative
   });
 
+  it('AdamW should give the TensorFlow ops\' update bit for bit, with and without decay', () => {
+    const shapes = [[48, 64], [1024, 256], [64]];
+    const tensors = shapes.map((sh, i) => [random(sh, 20 + i, 0.5), random(sh, 30 + i), random(sh, 40 + i, 0.01), random(sh, 50 + i, 1e-3).abs()] as const);
+    const scalars = tf.tensor1d([1e-3 / (1 - 0.9 ** 3), 1 / (1 - 0.999 ** 3), 0.37, 1 - 1e-3 * 0.01]);
+    const inputs = [scalars, ...tensors.flat()];
+    const decay = [true, false, true];
+    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+    const attrs = { N: { i: 3 }, beta1: { f: b1 }, one_minus_beta1: { f: 1 - b1 }, beta2: { f: b2 }, one_minus_beta2: { f: 1 - b2 }, eps: { f: eps }, decay: { bools: decay } };
+    const got = run(inputs, (g, [sc, ...xs]) => g.raw('ZooAdamW', [sc!, ...[0, 1, 2, 3].flatMap((k) => [0, 1, 2].map((i) => xs[4 * i + k]!))], attrs, 'float32', 9));
+    // train.ts's TensorFlow-op spelling of the same update.
+    const want = run(inputs, (g, [sc, ...xs]) => {
+      const [lrC1, invC2, clip, keep] = g.unpack(sc!, 4, 0);
+      const outs: GNode[][] = [[], [], []];
+      for (let i = 0; i < 3; i++) {
+        const [p, gr, m, v] = xs.slice(4 * i, 4 * i + 4) as [GNode, GNode, GNode, GNode];
+        const gs = g.mul(gr, clip!);
+        const m1 = g.add(g.mul(m, b1), g.mul(gs, 1 - b1));
+        const v1 = g.add(g.mul(v, b2), g.mul(g.square(gs), 1 - b2));
+        const step = g.div(g.mul(m1, lrC1!), g.add(g.sqrt(g.mul(v1, invC2!)), eps));
+        outs[0]!.push(g.sub(decay[i] ? g.mul(p, keep!) : p, step));
+        outs[1]!.push(m1);
+        outs[2]!.push(v1);
+      }
+      return outs.flat();
+    });
+    expect(got.map((a, i) => diff(a, want[i]!))).toEqual(Array(9).fill(0));
+  });
+
   it('should name the kernel and what it expects when shapes do not fit', () => {
     ensureBackend();
     expect(() => run([random([2, 2, 4, 4], 10), random([3, 4], 11)], fused('ZooMaskedSoftmax'))).toThrow(/ZooMaskedSoftmax: the mask must be \[T, S\] for scores \[\.\.\., T, S\]/);

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { graphAvailable } from './graph-run.js';
 
-// regime-zoo's fused kernels (native/zoo_ops.cc: GELU, LayerNorm, masked softmax, their gradients and
-// column sums, one pass each), built by `regime-zoo-native` next to the tfjs-node binding and loaded
+// regime-zoo's fused kernels (native/zoo_ops.cc: GELU, LayerNorm, masked softmax, their gradients, column
+// sums and AdamW, one pass each), built by `regime-zoo-native` next to the tfjs-node binding and loaded
 // here into the same TensorFlow. The compiled graphs use them when they load and TensorFlow's own ops
 // otherwise; docs/performance.md ("Issue 19: fused kernels") says what they change.
 

@@ -59,7 +59,7 @@ class Pb {
 }
 
 /** An attribute value of a graph node (TensorFlow's AttrValue). */
-type Attr = { type: DType } | { b: boolean } | { i: number } | { f: number } | { ints: readonly number[] } | { shape: readonly number[] | null } | { tensor: TensorConst };
+type Attr = { type: DType } | { b: boolean } | { bools: readonly boolean[] } | { i: number } | { f: number } | { ints: readonly number[] } | { shape: readonly number[] | null } | { tensor: TensorConst };
 interface TensorConst {
   dtype: DType;
   shape: readonly number[];
@@ -76,6 +76,7 @@ function shapeProto(dims: readonly number[] | null): Pb {
 function attrProto(a: Attr): Pb {
   if ('type' in a) return new Pb().int(6, DT[a.type]);
   if ('b' in a) return new Pb().int(5, a.b ? 1 : 0);
+  if ('bools' in a) return new Pb().msg(1, new Pb().packedInts(5, a.bools.map(Number)));
   if ('i' in a) return new Pb().int(3, a.i);
   if ('f' in a) return new Pb().float(4, a.f);
   if ('ints' in a) return new Pb().msg(1, new Pb().packedInts(3, a.ints));

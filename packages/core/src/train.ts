@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { describeZodError } from './config.js';
 import { ZooError } from './errors.js';
 import { GraphBuilder, type GNode } from './graph.js';
+import { fusedOpsAvailable } from './fused-ops.js';
 import { compileGraph, graphAvailable, type CompiledGraph } from './graph-run.js';
 import type { Transformer } from './model.js';
 import { Rng } from './rng.js';
@@ -112,13 +113,20 @@ export class AdamW {
       });
       return;
     }
-    const g = this.graph(`apply:${names.join('|')}`, () => {
+    const fused = fusedOpsAvailable();
+    const g = this.graph(`apply:${fused}:${names.join('|')}`, () => {
       const b = new GraphBuilder();
-      const [lrC1, invC2, clip, keep] = b.unpack(b.placeholder('scalars', 'float32', [4]), 4, 0);
+      const scalars = b.placeholder('scalars', 'float32', [4]);
+      const feeds = names.map((n, i) => ['p', 'g', 'm', 'v'].map((k) => b.placeholder(`${k}${i}`, 'float32', this.params.get(n)!.shape)) as [GNode, GNode, GNode, GNode]);
+      if (fused) {
+        // One kernel for every parameter, the same arithmetic as the ops below, bit for bit (fused-ops.ts).
+        const attrs = { N: { i: names.length }, beta1: { f: beta1 }, one_minus_beta1: { f: 1 - beta1 }, beta2: { f: beta2 }, one_minus_beta2: { f: 1 - beta2 }, eps: { f: eps }, decay: { bools: names.map(decayed) } };
+        return compileGraph(b, b.raw('ZooAdamW', [scalars, ...[0, 1, 2, 3].flatMap((k) => feeds.map((f) => f[k]!))], attrs, 'float32', 3 * names.length));
+      }
+      const [lrC1, invC2, clip, keep] = b.unpack(scalars, 4, 0);
       const outs: GNode[][] = [[], [], []];
       names.forEach((n, i) => {
-        const shape = this.params.get(n)!.shape;
-        const [p, gr, m, v] = ['p', 'g', 'm', 'v'].map((k) => b.placeholder(`${k}${i}`, 'float32', shape)) as [GNode, GNode, GNode, GNode];
+        const [p, gr, m, v] = feeds[i]!;
         const gs = b.mul(gr, clip!);
         const m1 = b.add(b.mul(m, beta1), b.mul(gs, 1 - beta1));
         const v1 = b.add(b.mul(v, beta2), b.mul(b.square(gs), 1 - beta2));
