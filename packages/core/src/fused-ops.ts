@@ -5,7 +5,7 @@ import { graphAvailable } from './graph-run.js';
 // regime-zoo's fused kernels (native/zoo_ops.cc: GELU, LayerNorm, masked softmax, their gradients, column
 // sums and AdamW, one pass each), built by `regime-zoo-native` next to the tfjs-node binding and loaded
 // here into the same TensorFlow. The compiled graphs use them when they load and TensorFlow's own ops
-// otherwise; docs/performance.md ("Issue 19: fused kernels") says what they change.
+// otherwise; docs/performance.md ("Issue 19: third pass — fused kernels") says what they change.
 
 /** Where `regime-zoo-native` builds the kernels (packages/core/native/build), from src/ or dist/ alike. */
 export const FUSED_OPS_PATH = fileURLToPath(new URL('../native/build/zoo_ops.node', import.meta.url));
