@@ -107,7 +107,7 @@ describe.skipIf(!graphsOn)('fused kernels (native/zoo_ops.cc)', () => {
 
   it('AdamW should give the TensorFlow ops\' update bit for bit, with and without decay', () => {
     const shapes = [[48, 64], [1024, 256], [64]];
-    const tensors = shapes.map((sh, i) => [random(sh, 20 + i, 0.5), random(sh, 30 + i), random(sh, 40 + i, 0.01), random(sh, 50 + i, 1e-3).abs()] as const);
+    const tensors = shapes.map((sh, i) => [random(sh, 20 + i, 0.5), random(sh, 30 + i), random(sh, 40 + i, 0.01), tf.abs(random(sh, 50 + i, 1e-3))] as const);
     const scalars = tf.tensor1d([1e-3 / (1 - 0.9 ** 3), 1 / (1 - 0.999 ** 3), 0.37, 1 - 1e-3 * 0.01]);
     const inputs = [scalars, ...tensors.flat()];
     const decay = [true, false, true];
