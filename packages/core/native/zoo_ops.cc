@@ -92,6 +92,20 @@ void parallel_rows(int64_t n, int64_t d, F&& work) {
   for (std::thread& t : threads) t.join();
 }
 
+// Runs work(acc, r0, r1) over the parts of parallel_rows, each part adding into its own zeroed `width`
+// floats; returns their sum, added part by part in order (the same bits for the same number of parts).
+template <class F>
+std::vector<float> summed_over_parts(int64_t n, int64_t d, int64_t width, F&& work) {
+  const int parts = parts_for(n, d);
+  std::vector<float> partial(static_cast<size_t>(width * parts), 0.f);
+  parallel_rows(n, d, [&](int p, int64_t r0, int64_t r1) { work(partial.data() + width * p, r0, r1); });
+  for (int p = 1; p < parts; p++) {
+    for (int64_t j = 0; j < width; j++) partial[j] += partial[width * p + j];
+  }
+  partial.resize(static_cast<size_t>(width));
+  return partial;
+}
+
 void* no_state(TF_OpKernelConstruction*) { return nullptr; }
 void no_delete(void*) {}
 
@@ -166,21 +180,12 @@ void layer_norm_grad(void*, TF_OpKernelContext* ctx) {
   float* db = c.output(2, vec, 1);
   if (!c.ok()) return;
   const float *dy = c.in.f(0), *xhat = c.in.f(1), *rstd = c.in.f(2), *w = c.in.f(3);
-  // Each part sums its rows' dw and db on its own; the parts are added in order afterwards.
-  const int parts = parts_for(n, d);
-  std::vector<float> partial(static_cast<size_t>(2 * d * parts), 0.f);
-  parallel_rows(n, d, [&](int p, int64_t r0, int64_t r1) {
-    float* pw = partial.data() + 2 * d * p;
-    zoo::layer_norm_grad(dy, xhat, rstd, w, dx, pw, pw + d, r0, r1, d);
+  // dw and db side by side, summed per part.
+  const std::vector<float> sums = summed_over_parts(n, d, 2 * d, [&](float* acc, int64_t r0, int64_t r1) {
+    zoo::layer_norm_grad(dy, xhat, rstd, w, dx, acc, acc + d, r0, r1, d);
   });
-  std::memcpy(dw, partial.data(), d * sizeof(float));
-  std::memcpy(db, partial.data() + d, d * sizeof(float));
-  for (int p = 1; p < parts; p++) {
-    for (int64_t j = 0; j < d; j++) {
-      dw[j] += partial[2 * d * p + j];
-      db[j] += partial[2 * d * p + d + j];
-    }
-  }
+  std::memcpy(dw, sums.data(), d * sizeof(float));
+  std::memcpy(db, sums.data() + d, d * sizeof(float));
 }
 
 void masked_softmax(void*, TF_OpKernelContext* ctx) {
@@ -217,13 +222,8 @@ void column_sums(void*, TF_OpKernelContext* ctx) {
   float* out = c.output(0, vec, 1);
   if (!c.ok()) return;
   const float* x = c.in.f(0);
-  const int parts = parts_for(n, d);
-  std::vector<float> partial(static_cast<size_t>(d * parts), 0.f);
-  parallel_rows(n, d, [&](int p, int64_t r0, int64_t r1) { zoo::column_sums(x, partial.data() + d * p, r0, r1, d); });
-  std::memcpy(out, partial.data(), d * sizeof(float));
-  for (int p = 1; p < parts; p++) {
-    for (int64_t j = 0; j < d; j++) out[j] += partial[d * p + j];
-  }
+  const std::vector<float> sums = summed_over_parts(n, d, d, [&](float* acc, int64_t r0, int64_t r1) { zoo::column_sums(x, acc, r0, r1, d); });
+  std::memcpy(out, sums.data(), d * sizeof(float));
 }
 
 // ZooAdamW's attributes: the moments' constants and which parameters decay.
@@ -278,10 +278,12 @@ void adamw(void* state, TF_OpKernelContext* ctx) {
   }
 }
 
+void unknown_shapes(TF_ShapeInferenceContext* ctx, TF_Status* s) { TF_ShapeInferenceContextSetUnknownShape(ctx, s); }
+
 // Outputs 0 (and 1, if `second`) have input 0's shape; the others are left unknown.
 template <bool second>
 void like_input(TF_ShapeInferenceContext* ctx, TF_Status* s) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
+  unknown_shapes(ctx, s);
   TF_ShapeHandle* h = TF_NewShapeHandle();
   TF_ShapeInferenceContextGetInput(ctx, 0, h, s);
   if (TF_GetCode(s) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, h, s);
@@ -316,9 +318,8 @@ struct Register {
     define("ZooAdamW", {"scalars: float", "p: N * float", "g: N * float", "m: N * float", "v: N * float"},
            {"p_out: N * float", "m_out: N * float", "v_out: N * float"},
            {"N: int >= 1", "beta1: float", "one_minus_beta1: float", "beta2: float", "one_minus_beta2: float", "eps: float", "decay: list(bool)"},
-           [](TF_ShapeInferenceContext* ctx, TF_Status* s) { TF_ShapeInferenceContextSetUnknownShape(ctx, s); }, read_adamw, adamw, delete_adamw);
-    define("ZooColumnSums", {"x: float"}, {"sums: float"}, {}, [](TF_ShapeInferenceContext* ctx, TF_Status* s) { TF_ShapeInferenceContextSetUnknownShape(ctx, s); },
-           no_state, column_sums, no_delete);
+           unknown_shapes, read_adamw, adamw, delete_adamw);
+    define("ZooColumnSums", {"x: float"}, {"sums: float"}, {}, unknown_shapes, no_state, column_sums, no_delete);
   }
 } registered;
 

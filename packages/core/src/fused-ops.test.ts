@@ -3,9 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { ensureBackend } from './backend.js';
 import { GELU_C1, GELU_C2 } from './forward.js';
-import { fusedOpsStatus } from './fused-ops.js';
+import { fusedOpsStatus, setFusedOps } from './fused-ops.js';
 import { GraphBuilder, type GNode } from './graph.js';
 import { compileGraph } from './graph-run.js';
+import { AdamW, optimizerConfigSchema } from './train.js';
 
 // Each fused kernel against the TensorFlow ops the graphs use without it, on one graph per comparison.
 // [1024, 256] (2^18 values) runs each kernel on both cores, [48, 64] in one thread.
@@ -106,31 +107,28 @@ describe.skipIf(!graphsOn)('fused kernels (native/zoo_ops.cc)', () => {
   });
 
   it('AdamW should give the TensorFlow ops\' update bit for bit, with and without decay', () => {
-    const shapes = [[48, 64], [1024, 256], [64]];
-    const tensors = shapes.map((sh, i) => [random(sh, 20 + i, 0.5), random(sh, 30 + i), random(sh, 40 + i, 0.01), tf.abs(random(sh, 50 + i, 1e-3))] as const);
-    const scalars = tf.tensor1d([1e-3 / (1 - 0.9 ** 3), 1 / (1 - 0.999 ** 3), 0.37, 1 - 1e-3 * 0.01]);
-    const inputs = [scalars, ...tensors.flat()];
-    const decay = [true, false, true];
-    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
-    const attrs = { N: { i: 3 }, beta1: { f: b1 }, one_minus_beta1: { f: 1 - b1 }, beta2: { f: b2 }, one_minus_beta2: { f: 1 - b2 }, eps: { f: eps }, decay: { bools: decay } };
-    const got = run(inputs, (g, [sc, ...xs]) => g.raw('ZooAdamW', [sc!, ...[0, 1, 2, 3].flatMap((k) => [0, 1, 2].map((i) => xs[4 * i + k]!))], attrs, 'float32', 9));
-    // train.ts's TensorFlow-op spelling of the same update.
-    const want = run(inputs, (g, [sc, ...xs]) => {
-      const [lrC1, invC2, clip, keep] = g.unpack(sc!, 4, 0);
-      const outs: GNode[][] = [[], [], []];
-      for (let i = 0; i < 3; i++) {
-        const [p, gr, m, v] = xs.slice(4 * i, 4 * i + 4) as [GNode, GNode, GNode, GNode];
-        const gs = g.mul(gr, clip!);
-        const m1 = g.add(g.mul(m, b1), g.mul(gs, 1 - b1));
-        const v1 = g.add(g.mul(v, b2), g.mul(g.square(gs), 1 - b2));
-        const step = g.div(g.mul(m1, lrC1!), g.add(g.sqrt(g.mul(v1, invC2!)), eps));
-        outs[0]!.push(g.sub(decay[i] ? g.mul(p, keep!) : p, step));
-        outs[1]!.push(m1);
-        outs[2]!.push(v1);
+    ensureBackend();
+    // train.ts's AdamW twice from the same start: once with ZooAdamW, once with its TensorFlow-op graph.
+    const shapes: Record<string, number[]> = { 'blocks.0.mlp.W_in': [48, 64], 'blocks.0.mlp.W_out': [1024, 256], 'embed.W_E': [64, 16], 'blocks.0.mlp.b_in': [64] };
+    const names = Object.keys(shapes);
+    const grads = names.map((n, i) => random(shapes[n]!, 30 + i));
+    const update = (fused: boolean): Float32Array[] => {
+      setFusedOps(fused ? undefined : false);
+      try {
+        const params = new Map(names.map((n, i) => [n, tf.variable(random(shapes[n]!, 20 + i, 0.5))] as const));
+        const opt = new AdamW(params, optimizerConfigSchema.parse({ lr: 1e-3, weightDecay: 0.01 }));
+        for (let step = 0; step < 3; step++) opt.apply(Object.fromEntries(names.map((n, i) => [n, grads[i]!])), 1e-3, 0.37);
+        const { m, v } = opt.stateTensors();
+        const out = [...names.map((n) => params.get(n)!.dataSync() as Float32Array), m.dataSync() as Float32Array, v.dataSync() as Float32Array];
+        tf.dispose([m, v, ...params.values()]);
+        opt.dispose();
+        return out;
+      } finally {
+        setFusedOps(undefined);
       }
-      return outs.flat();
-    });
-    expect(got.map((a, i) => diff(a, want[i]!))).toEqual(Array(9).fill(0));
+    };
+    const [got, want] = [update(true), update(false)];
+    expect(got.map((a, i) => diff(a, want[i]!))).toEqual(Array(names.length + 2).fill(0));
   });
 
   it('should name the kernel and what it expects when shapes do not fit', () => {
