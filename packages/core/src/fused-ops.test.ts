@@ -118,9 +118,9 @@ describe.skipIf(!graphsOn)('fused kernels (native/zoo_ops.cc)', () => {
         const params = new Map(names.map((n, i) => [n, tf.variable(random(shapes[n]!, 20 + i, 0.5))] as const));
         const opt = new AdamW(params, optimizerConfigSchema.parse({ lr: 1e-3, weightDecay: 0.01 }));
         for (let step = 0; step < 3; step++) opt.apply(Object.fromEntries(names.map((n, i) => [n, grads[i]!])), 1e-3, 0.37);
-        const { m, v } = opt.stateTensors();
-        const out = [...names.map((n) => params.get(n)!.dataSync() as Float32Array), m.dataSync() as Float32Array, v.dataSync() as Float32Array];
-        tf.dispose([m, v, ...params.values()]);
+        const state = opt.stateTensors();
+        const out = [...names.map((n) => params.get(n)!.dataSync() as Float32Array), ...['m', 'v'].map((k) => state[k]!.dataSync() as Float32Array)];
+        tf.dispose([...Object.values(state), ...params.values()]);
         opt.dispose();
         return out;
       } finally {
