@@ -5,7 +5,10 @@
 //   ZooLayerNorm(x, w, b; eps) -> (y, xhat, rstd) ZooLayerNormGrad(dy, xhat, rstd, w) -> (dx, dw, db)
 //   ZooMaskedSoftmax(x, mask) -> p               ZooSoftmaxGrad(dp, p) -> dx
 //   ZooColumnSums(x) -> sums                     ZooAdamW(scalars, p…, g…, m…, v…) -> (p…, m…, v…)
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -323,12 +326,69 @@ struct Register {
   }
 } registered;
 
+// Releases the resident pages of libtensorflow's read-only file mappings (its code and constants) that are
+// still exact copies of the file: most were touched once, by the library's start-up (op and kernel
+// registration) and the kernel's fault-around, and never again. madvise(MADV_DONTNEED) unmaps them; a
+// page needed later is mapped again from the page cache on its next use (a minor fault). Only mappings
+// that are read-only, private and hold no anonymous or dirty page qualify, so nothing written is lost.
+// Returns how many bytes of address space were released, or -1 if /proc/self/smaps cannot be read.
+double release_library_pages() {
+  FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (!f) return -1;
+  struct Range {
+    unsigned long lo, hi;
+    bool clean;
+  };
+  std::vector<Range> ranges;
+  char line[4096];
+  bool candidate = false;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long lo, hi, kb;
+    char perms[8];
+    char field[64];
+    if (std::sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) {
+      candidate = std::strstr(line, "/libtensorflow") && (!std::strcmp(perms, "r--p") || !std::strcmp(perms, "r-xp"));
+      if (candidate) ranges.push_back({lo, hi, true});
+    } else if (candidate && std::sscanf(line, "%63[A-Za-z_]: %lu kB", field, &kb) == 2 && kb > 0 &&
+               (!std::strcmp(field, "Anonymous") || !std::strcmp(field, "Private_Dirty") || !std::strcmp(field, "Shared_Dirty"))) {
+      ranges.back().clean = false;
+    }
+  }
+  std::fclose(f);
+  double released = 0;
+  for (const Range& r : ranges) {
+    if (r.clean && madvise(reinterpret_cast<void*>(r.lo), r.hi - r.lo, MADV_DONTNEED) == 0) released += r.hi - r.lo;
+  }
+  return released;
+}
+
 }  // namespace
 
-// Node loads this file as an N-API addon (`process.dlopen`); it exports nothing but the version of its ops.
+// Node loads this file as an N-API addon (`process.dlopen`); it exports `releaseLibraryPages()` (above),
+// which core's backend.ts calls once the native backend has started. The few N-API functions it needs
+// are declared here (a stable C ABI; weak, so the library links without Node's headers and resolves
+// them against the running Node).
 extern "C" {
 typedef struct napi_env__* napi_env;
 typedef struct napi_value__* napi_value;
-__attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env, napi_value exports) { return exports; }
+typedef struct napi_callback_info__* napi_callback_info;
+typedef napi_value (*napi_callback)(napi_env, napi_callback_info);
+int napi_create_function(napi_env, const char*, size_t, napi_callback, void*, napi_value*) __attribute__((weak));
+int napi_create_double(napi_env, double, napi_value*) __attribute__((weak));
+int napi_set_named_property(napi_env, napi_value, const char*, napi_value) __attribute__((weak));
+
+static napi_value release_pages_js(napi_env env, napi_callback_info) {
+  napi_value bytes = nullptr;
+  napi_create_double(env, release_library_pages(), &bytes);
+  return bytes;
+}
+
+__attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
+  napi_value fn = nullptr;
+  if (napi_create_function && napi_create_function(env, "releaseLibraryPages", static_cast<size_t>(-1), release_pages_js, nullptr, &fn) == 0) {
+    napi_set_named_property(env, exports, "releaseLibraryPages", fn);
+  }
+  return exports;
+}
 __attribute__((visibility("default"))) int32_t node_api_module_get_api_version_v1() { return 8; }
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { fusedOpsStatus, type FusedOpsStatus } from './fused-ops.js';
+import { fusedOpsStatus, releaseLibraryPages, type FusedOpsStatus } from './fused-ops.js';
 
 /** What `scripts/provision-native.mjs` recorded when it provisioned tfjs-node. */
 export interface NativeProvisionStatus {
@@ -26,6 +26,12 @@ export interface BackendInfo {
   tfjsNodeDir?: string;
   /** The provisioning record, when there is one. */
   provision?: NativeProvisionStatus;
+  /**
+   * Bytes of resident memory given back once the native backend had started: libtensorflow's pages that
+   * only its start-up used (`releaseLibraryPages`). Absent when not done (`REGIME_ZOO_KEEP_PAGES=1`, the
+   * pure-JS backend, or the addon not built).
+   */
+  releasedPageBytes?: number;
 }
 
 const requireHere = createRequire(import.meta.url);
@@ -79,7 +85,10 @@ export function ensureBackend(): BackendInfo {
       requireHere(dir);
       tf.setBackend('tensorflow');
       const how = provision?.ok ? `${provision.source} install, libtensorflow ${provision.tensorflowVersion ?? '?'}` : 'prebuilt binding';
-      active = { name: 'tensorflow', reason: `tfjs-node loaded (${how})`, ...base };
+      // Most of the ~230 MiB of libtensorflow that its start-up made resident is not used again: give it back
+      // (docs/performance.md, "Issue 19: fourth pass").
+      const released = process.env.REGIME_ZOO_KEEP_PAGES === '1' ? undefined : releaseLibraryPages();
+      active = { name: 'tensorflow', reason: `tfjs-node loaded (${how})`, ...base, ...(released !== undefined ? { releasedPageBytes: released } : {}) };
       return active;
     } catch (e) {
       failure = `tfjs-node failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
@@ -181,6 +190,7 @@ export function formatDoctorReport(r: DoctorReport): string {
     `tfjs-node         ${r.backend.tfjsNodeDir ?? 'not installed'}`,
     `threads           ${r.cpus} cpus; intra-op ${r.intraOpThreads}`,
     `fused kernels     ${r.fusedOps.active ? 'on' : 'off'}: ${r.fusedOps.reason}`,
+    `start-up pages    ${r.backend.releasedPageBytes !== undefined ? `${(r.backend.releasedPageBytes / 2 ** 20).toFixed(0)} MiB of libtensorflow released` : 'kept'}${process.env.REGIME_ZOO_KEEP_PAGES === '1' ? ' (REGIME_ZOO_KEEP_PAGES=1)' : ''}`,
     `matmul ${r.matmulSize}x${r.matmulSize}    ${r.matmulGflops.toFixed(1)} GFLOP/s`,
   ];
   const p = r.backend.provision;
